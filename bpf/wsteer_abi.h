@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * wsteer_abi.h: every BPF map key and value shared by the BPF programs (the .bpf.c files here) and the
+ * C++ agent and wsteerctl. Fixed-width types, explicit padding, no implicit holes: the layout is
+ * checked by tests/unit/abi_test.cpp. Never copy one of these structs by hand into C++.
+ */
+#ifndef WSTEER_ABI_H
+#define WSTEER_ABI_H
+
+#include <linux/types.h>
+
+/* Sizes of the maps. Backend ids are small integers handed out by the agent (steering/). */
+#define WSTEER_MAX_BACKENDS 1024
+/* Two sockets per spliced flow. */
+#define WSTEER_MAX_FLOW_SOCKETS 262144
+/* Default and upper bound of the Maglev table written for wsteerctl and XDP (a prime). */
+#define WSTEER_MAGLEV_DEFAULT_SIZE 65537
+#define WSTEER_MAGLEV_MAX_SIZE 1048573
+#define WSTEER_BACKEND_NAME_LEN 64
+
+/* Which way a socket's received bytes travel. */
+enum wsteer_direction {
+	WSTEER_DIR_CLIENT_TO_BACKEND = 0, /* the socket is the client's: its bytes go to the backend */
+	WSTEER_DIR_BACKEND_TO_CLIENT = 1, /* the socket is the backend's: its bytes go to the client */
+	WSTEER_DIR_COUNT = 2,
+};
+
+/*
+ * Value of wsteer_flows, keyed by a socket's cookie (__u64, bpf_get_socket_cookie / SO_COOKIE).
+ * One entry per spliced socket; the verdict program adds to the counters of the socket the bytes
+ * arrived on, so the two directions of a flow never write the same entry.
+ */
+struct wsteer_flow_side {
+	__u64 peer_cookie;       /* the socket this one's bytes are redirected to */
+	__u64 bytes;             /* payload bytes received here and redirected to the peer */
+	__u64 skbs;              /* skbs redirected */
+	__u64 redirect_failures; /* redirects the kernel refused (peer gone) */
+	__u64 created_ns;        /* bpf_ktime_get_ns() / CLOCK_MONOTONIC when the flow was spliced */
+	__u8 client_addr[16];    /* the client's address, IPv4 as ::ffff:a.b.c.d */
+	__u16 client_port;       /* host byte order */
+	__u8 direction;          /* enum wsteer_direction */
+	__u8 pad0;
+	__u32 backend_id;        /* index into wsteer_backend_counters / wsteer_backends */
+};
+
+/* Value of wsteer_backend_counters (per-CPU array indexed by backend id). */
+struct wsteer_backend_counters {
+	__u64 bytes[WSTEER_DIR_COUNT];
+	__u64 skbs[WSTEER_DIR_COUNT];
+};
+
+/* Value of wsteer_stats (per-CPU array with one entry): node-wide verdict counters. */
+struct wsteer_stats {
+	__u64 bytes[WSTEER_DIR_COUNT];
+	__u64 skbs[WSTEER_DIR_COUNT];
+	__u64 redirect_failures;
+	__u64 zero_len_dropped; /* FIN skbs: dropped, userspace propagates the close */
+	__u64 no_flow;          /* skbs on a socket with no wsteer_flows entry: passed to its owner */
+};
+
+/* Backend states as the agent publishes them in wsteer_backends. */
+enum wsteer_backend_state {
+	WSTEER_BACKEND_UNUSED = 0,
+	WSTEER_BACKEND_ACTIVE = 1,
+	WSTEER_BACKEND_DRAINING = 2,
+	WSTEER_BACKEND_UNHEALTHY = 3,
+};
+
+/* Value of wsteer_backends (array indexed by backend id), written by the agent for wsteerctl. */
+struct wsteer_backend_info {
+	char name[WSTEER_BACKEND_NAME_LEN];
+	__u8 addr[16]; /* IPv4 as ::ffff:a.b.c.d */
+	__u16 port;    /* host byte order */
+	__u8 state;    /* enum wsteer_backend_state */
+	__u8 pad0;
+	__u32 weight;
+	__u32 max_connections; /* 0: unlimited */
+	__u32 pad1;
+};
+
+#endif /* WSTEER_ABI_H */
