@@ -76,6 +76,8 @@ class Steering {
   virtual bool set_draining(const std::string& name, bool draining) = 0;
 
   virtual std::vector<BackendStatus> snapshot() const = 0;
+  // The current Maglev table: backend id per slot (published to the wsteer_maglev BPF map).
+  virtual std::shared_ptr<const std::vector<std::uint32_t>> maglev_table() const = 0;
   virtual std::uint64_t endpoints_version() const = 0;  // bumps on every update_endpoints
 };
 
