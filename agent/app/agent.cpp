@@ -1,0 +1,183 @@
+#include "app/agent.h"
+
+#include "admin/admin_server.h"
+#include "core/logging.h"
+#include "datapath/splice_datapath.h"
+#include "endpoints/endpoints_file.h"
+#include "metrics/agent_metrics.h"
+#include "metrics/datapath_collector.h"
+#include "proxy/listener.h"
+#include "proxy/proxy_context.h"
+#include "proxy/spliced_flows.h"
+#include "steering/steering.h"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace wsteer::app {
+namespace asio = boost::asio;
+
+namespace {
+
+// Every flow needs two descriptors; raise the soft limit to the hard one.
+void raise_fd_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+wsteer_backend_info to_backend_info(const steering::BackendStatus& b) {
+  wsteer_backend_info info{};
+  std::strncpy(info.name, b.backend.name.c_str(), sizeof(info.name) - 1);
+  const auto addr = b.backend.address.is_v4()
+                        ? asio::ip::make_address_v6(asio::ip::v4_mapped, b.backend.address.to_v4()).to_bytes()
+                        : b.backend.address.to_v6().to_bytes();
+  std::memcpy(info.addr, addr.data(), sizeof(info.addr));
+  info.port = b.backend.port;
+  info.state = b.state == steering::BackendState::active     ? WSTEER_BACKEND_ACTIVE
+               : b.state == steering::BackendState::draining ? WSTEER_BACKEND_DRAINING
+                                                              : WSTEER_BACKEND_UNHEALTHY;
+  info.weight = b.weight;
+  info.max_connections = b.max_connections;
+  return info;
+}
+
+// Mirrors the steering state into the pinned maps so wsteerctl can read it with the agent down.
+void publish(datapath::SpliceDatapath* dp, const steering::Steering& steering) {
+  if (!dp) return;
+  std::vector<bool> used(WSTEER_MAX_BACKENDS);
+  for (const auto& b : steering.snapshot()) {
+    if (b.backend.id >= WSTEER_MAX_BACKENDS) continue;
+    used[b.backend.id] = true;
+    dp->publish_backend(b.backend.id, to_backend_info(b));
+  }
+  for (std::uint32_t id = 0; id < WSTEER_MAX_BACKENDS; ++id)
+    if (!used[id]) dp->publish_backend(id, wsteer_backend_info{});
+  if (auto table = steering.maglev_table()) dp->publish_maglev(*table);
+}
+
+}  // namespace
+
+int run_agent(const AgentConfig& config) {
+  setup_logging(config.log_level, config.log_format);
+  raise_fd_limit();
+  const bool splice = config.proxy.datapath == proxy::DatapathMode::splice;
+
+  auto steering = steering::make_steering(config.steering);
+  metrics::AgentMetrics metrics;
+
+  std::unique_ptr<datapath::SpliceDatapath> datapath;
+  std::unique_ptr<proxy::SplicedFlows> spliced;
+  if (splice) {
+    datapath = std::make_unique<datapath::SpliceDatapath>(config.bpffs, config.steering.maglev_size);
+    spliced = std::make_unique<proxy::SplicedFlows>(*datapath, [&](std::uint32_t backend_id) {
+      metrics.active_connections().Decrement();
+      steering->on_closed(backend_id);
+    });
+    spdlog::info("splice datapath loaded, maps pinned in {}", config.bpffs.string());
+  }
+  metrics.add_collectable(std::make_shared<metrics::DatapathCollector>(datapath.get(), *steering));
+
+  // Endpoints: the first read must succeed; later bad edits keep the last good list.
+  std::atomic<bool> endpoints_loaded{false};
+  endpoints::EndpointsFileWatcher watcher(config.endpoints_file, [&](const steering::EndpointList& list) {
+    steering->update_endpoints(list);
+    publish(datapath.get(), *steering);
+    endpoints_loaded = true;
+    spdlog::info("endpoints: {} backends (version {})", list.size(), steering->endpoints_version());
+  });
+  watcher.start();
+
+  proxy::ProxyContext ctx{config.proxy, *steering, metrics, datapath.get(), spliced.get()};
+
+  // Threads: one control io_context (accept, admin, signals) and one io_context per worker.
+  asio::io_context control;
+  const unsigned nworkers = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::unique_ptr<asio::io_context>> workers;
+  std::vector<asio::io_context*> worker_ptrs;
+  for (unsigned i = 0; i < nworkers; ++i) {
+    workers.push_back(std::make_unique<asio::io_context>(1));
+    worker_ptrs.push_back(workers.back().get());
+  }
+  proxy::Listener listener(control, worker_ptrs, config.listen, ctx);
+  listener.start();
+  spdlog::info("listening on {}:{} ({} datapath, {} workers)", config.listen.address().to_string(),
+               config.listen.port(), splice ? "splice" : "userspace", nworkers);
+
+  std::unique_ptr<admin::AdminServer> admin;
+  if (config.metrics_listen) {
+    admin = std::make_unique<admin::AdminServer>(
+        control, *config.metrics_listen,
+        admin::AdminHandlers{
+            [&] { return metrics.serialize(); },
+            [&](std::string& why) {
+              if (splice && !datapath) return (why = "datapath not loaded", false);
+              return true;
+            },
+            [&](std::string& why) {
+              if (!endpoints_loaded) return (why = "endpoints not loaded", false);
+              if (!listener.listening()) return (why = "not accepting (shutting down)", false);
+              return true;
+            }});
+    admin->start();
+  }
+
+  // SIGTERM/SIGINT: stop accepting, let flows end within the grace period, then clean up.
+  asio::signal_set signals(control, SIGTERM, SIGINT);
+  asio::steady_timer grace_timer(control);
+  const auto deadline_holder = std::make_shared<std::chrono::steady_clock::time_point>();
+  std::function<void()> wait_for_flows = [&] {
+    if (ctx.open_connections() == 0 || std::chrono::steady_clock::now() >= *deadline_holder) {
+      if (ctx.open_connections() > 0)
+        spdlog::warn("shutdown grace period over: closing {} connections", ctx.open_connections());
+      if (admin) admin->stop();
+      control.stop();
+      return;
+    }
+    grace_timer.expires_after(std::chrono::milliseconds(100));
+    grace_timer.async_wait([&](boost::system::error_code) { wait_for_flows(); });
+  };
+  signals.async_wait([&](boost::system::error_code ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {}: no new connections; {} open, grace {} s", signo, ctx.open_connections(),
+                 config.shutdown_grace.count());
+    listener.stop();
+    *deadline_holder = std::chrono::steady_clock::now() + config.shutdown_grace;
+    signals.async_wait([&](boost::system::error_code, int) {  // a second signal: stop now
+      *deadline_holder = std::chrono::steady_clock::now();
+    });
+    wait_for_flows();
+  });
+
+  std::vector<std::thread> threads;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  for (auto& w : workers) {
+    guards.push_back(asio::make_work_guard(*w));
+    threads.emplace_back([ctx = w.get()] { ctx->run(); });
+  }
+  control.run();
+
+  // Orderly end: workers stop (userspace relays and handshakes are dropped with them), spliced
+  // flows are closed, then the datapath unpins its maps and removes its folder.
+  for (auto& w : workers) w->stop();
+  for (auto& t : threads) t.join();
+  watcher.stop();
+  spliced.reset();
+  datapath.reset();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace wsteer::app

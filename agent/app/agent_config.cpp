@@ -1,0 +1,203 @@
+#include "app/agent_config.h"
+
+#include <CLI/CLI.hpp>
+#include <boost/url/parse.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+
+namespace wsteer::app {
+namespace {
+
+// Every setting as it may come from a flag or from the YAML file (same names).
+struct Settings {
+  std::optional<std::string> listen, endpoints_file, metrics_listen, bpffs, datapath, log_level, log_format,
+      hash_key, sticky_cookie, cookie_secret_file;
+  std::optional<unsigned> workers;
+  std::optional<double> shutdown_grace, balance_factor, handshake_timeout, connect_timeout;
+  std::optional<std::uint32_t> maglev_size;
+};
+
+template <typename T>
+void take(std::optional<T>& into, const YAML::Node& node, const char* key) {
+  try {
+    into = node.as<T>();
+  } catch (const YAML::Exception& e) {
+    throw std::invalid_argument(std::string("config key '") + key + "': " + e.msg);
+  }
+}
+
+Settings read_yaml(const std::filesystem::path& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path.string());
+  } catch (const YAML::Exception& e) {
+    throw std::invalid_argument("config " + path.string() + ": " + e.what());
+  }
+  Settings s;
+  if (root.IsNull()) return s;
+  if (!root.IsMap()) throw std::invalid_argument("config " + path.string() + ": expected a mapping of settings");
+  for (const auto& kv : root) {
+    const auto key = kv.first.as<std::string>();
+    const auto& v = kv.second;
+    if (key == "listen") take(s.listen, v, "listen");
+    else if (key == "endpoints-file") take(s.endpoints_file, v, "endpoints-file");
+    else if (key == "metrics-listen") take(s.metrics_listen, v, "metrics-listen");
+    else if (key == "bpffs") take(s.bpffs, v, "bpffs");
+    else if (key == "datapath") take(s.datapath, v, "datapath");
+    else if (key == "workers") take(s.workers, v, "workers");
+    else if (key == "shutdown-grace") take(s.shutdown_grace, v, "shutdown-grace");
+    else if (key == "log-level") take(s.log_level, v, "log-level");
+    else if (key == "log-format") take(s.log_format, v, "log-format");
+    else if (key == "handshake-timeout") take(s.handshake_timeout, v, "handshake-timeout");
+    else if (key == "connect-timeout") take(s.connect_timeout, v, "connect-timeout");
+    else if (key == "hash-key") {
+      if (v.IsSequence()) {  // accept a YAML list as well as "a,b"
+        std::string joined;
+        for (const auto& item : v) joined += (joined.empty() ? "" : ",") + item.as<std::string>();
+        s.hash_key = joined;
+      } else {
+        take(s.hash_key, v, "hash-key");
+      }
+    } else if (key == "sticky-cookie") take(s.sticky_cookie, v, "sticky-cookie");
+    else if (key == "cookie-secret-file") take(s.cookie_secret_file, v, "cookie-secret-file");
+    else if (key == "balance-factor") take(s.balance_factor, v, "balance-factor");
+    else if (key == "maglev-size") take(s.maglev_size, v, "maglev-size");
+    else throw std::invalid_argument("config " + path.string() + ": unknown key '" + key + "'");
+  }
+  return s;
+}
+
+// Flags win over the file: fill in only what the command line left unset.
+void merge(Settings& flags, const Settings& file) {
+  auto fill = [](auto& into, const auto& from) {
+    if (!into && from) into = from;
+  };
+  fill(flags.listen, file.listen);
+  fill(flags.endpoints_file, file.endpoints_file);
+  fill(flags.metrics_listen, file.metrics_listen);
+  fill(flags.bpffs, file.bpffs);
+  fill(flags.datapath, file.datapath);
+  fill(flags.log_level, file.log_level);
+  fill(flags.log_format, file.log_format);
+  fill(flags.hash_key, file.hash_key);
+  fill(flags.sticky_cookie, file.sticky_cookie);
+  fill(flags.cookie_secret_file, file.cookie_secret_file);
+  fill(flags.workers, file.workers);
+  fill(flags.shutdown_grace, file.shutdown_grace);
+  fill(flags.balance_factor, file.balance_factor);
+  fill(flags.handshake_timeout, file.handshake_timeout);
+  fill(flags.connect_timeout, file.connect_timeout);
+  fill(flags.maglev_size, file.maglev_size);
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    const auto b = item.find_first_not_of(" \t");
+    const auto e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+std::string read_secret(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument("cannot read cookie secret file " + path.string());
+  std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  return secret;
+}
+
+std::chrono::milliseconds to_ms(double seconds, const char* what) {
+  if (!(seconds > 0)) throw std::invalid_argument(std::string(what) + " must be > 0 seconds");
+  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+}
+
+AgentConfig build(const Settings& s) {
+  AgentConfig c;
+  if (!s.listen) throw std::invalid_argument("--listen HOST:PORT is required");
+  if (!s.endpoints_file) throw std::invalid_argument("--endpoints-file FILE is required");
+  c.listen = parse_endpoint(*s.listen, "--listen");
+  c.endpoints_file = *s.endpoints_file;
+  if (s.metrics_listen) c.metrics_listen = parse_endpoint(*s.metrics_listen, "--metrics-listen");
+  if (s.bpffs) c.bpffs = *s.bpffs;
+  if (s.datapath) {
+    if (*s.datapath == "splice") c.proxy.datapath = proxy::DatapathMode::splice;
+    else if (*s.datapath == "userspace") c.proxy.datapath = proxy::DatapathMode::userspace;
+    else throw std::invalid_argument("--datapath must be splice or userspace, not '" + *s.datapath + "'");
+  }
+  if (s.workers) c.workers = *s.workers;
+  if (s.shutdown_grace) c.shutdown_grace = std::chrono::seconds(static_cast<long long>(*s.shutdown_grace));
+  if (s.log_level) c.log_level = *s.log_level;
+  if (s.log_format) c.log_format = *s.log_format;
+  if (s.handshake_timeout) c.proxy.handshake_timeout = to_ms(*s.handshake_timeout, "handshake-timeout");
+  if (s.connect_timeout) c.proxy.connect_timeout = to_ms(*s.connect_timeout, "connect-timeout");
+  if (s.hash_key) c.steering.hash_key = split_list(*s.hash_key);
+  if (s.sticky_cookie) c.steering.cookie.name = *s.sticky_cookie;
+  if (s.cookie_secret_file) {
+    c.steering.cookie.secret = read_secret(*s.cookie_secret_file);
+  } else if (const char* env = std::getenv("WSTEER_COOKIE_SECRET")) {
+    c.steering.cookie.secret = env;
+  }
+  if (!c.steering.cookie.name.empty() && c.steering.cookie.secret.size() < 16)
+    throw std::invalid_argument("--sticky-cookie needs a secret of at least 16 bytes (--cookie-secret-file or WSTEER_COOKIE_SECRET)");
+  if (s.balance_factor) c.steering.balance_factor = *s.balance_factor;
+  if (s.maglev_size) c.steering.maglev_size = *s.maglev_size;
+  return c;
+}
+
+}  // namespace
+
+boost::asio::ip::tcp::endpoint parse_endpoint(const std::string& text, const std::string& what) {
+  auto authority = boost::urls::parse_authority(text);
+  if (!authority || !authority->has_port() || authority->port().empty())
+    throw std::invalid_argument(what + ": expected HOST:PORT, got '" + text + "'");
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(authority->host_address(), ec);
+  if (ec) throw std::invalid_argument(what + ": '" + std::string(authority->host_address()) + "' is not an IP address");
+  const auto port = authority->port_number();
+  if (port == 0 && authority->port() != "0") throw std::invalid_argument(what + ": bad port in '" + text + "'");
+  return {address, port};
+}
+
+AgentConfig parse_agent_config(int argc, char** argv) {
+  CLI::App app{"wsteer-agent: WebSocket load balancer node agent; spliced flows move in the kernel"};
+  app.set_version_flag("--version", "wsteer-agent 0.1.0");
+  Settings flags;
+  std::optional<std::string> config_file;
+  app.add_option("--listen", flags.listen, "HOST:PORT the clients connect to");
+  app.add_option("--endpoints-file", flags.endpoints_file, "backends, one '[NAME ]HOST:PORT' per line; re-read on change");
+  app.add_option("--metrics-listen", flags.metrics_listen, "HOST:PORT for /metrics, /healthz, /readyz");
+  app.add_option("--bpffs", flags.bpffs, "folder on bpffs where the maps are pinned (default /sys/fs/bpf/wsteer)");
+  app.add_option("--datapath", flags.datapath, "splice (kernel, default) or userspace (Asio copy)");
+  app.add_option("--config", config_file, "YAML file with the same settings; flags win");
+  app.add_option("--workers", flags.workers, "worker threads (default: one per CPU)");
+  app.add_option("--shutdown-grace", flags.shutdown_grace, "seconds established flows may live after SIGTERM (default 30)");
+  app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error (default info)");
+  app.add_option("--log-format", flags.log_format, "plain|json (default plain)");
+  app.add_option("--handshake-timeout", flags.handshake_timeout, "seconds a client has to send its request (default 10)");
+  app.add_option("--connect-timeout", flags.connect_timeout, "seconds per backend connect attempt (default 3)");
+  app.add_option("--hash-key", flags.hash_key, "key sources tried in order, e.g. query:room,sec-websocket-key");
+  app.add_option("--sticky-cookie", flags.sticky_cookie, "name of the signed cookie naming the chosen backend");
+  app.add_option("--cookie-secret-file", flags.cookie_secret_file, "file with the HMAC secret (or env WSTEER_COOKIE_SECRET)");
+  app.add_option("--balance-factor", flags.balance_factor, "bounded load: max active per backend as a factor of the mean (e.g. 1.25)");
+  app.add_option("--maglev-size", flags.maglev_size, "Maglev table size, a prime > 100 x backends (default 65537)");
+  try {
+    app.parse(argc, argv);
+    if (config_file) merge(flags, read_yaml(*config_file));
+    return build(flags);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
+  } catch (const std::exception& e) {
+    std::cerr << "wsteer-agent: " << e.what() << "\n";
+    std::exit(2);
+  }
+}
+
+}  // namespace wsteer::app

@@ -1,0 +1,36 @@
+// The agent's settings: defaults, then the YAML file (--config), then flags (flags win).
+#pragma once
+
+#include "proxy/proxy_config.h"
+#include "steering/steering_config.h"
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace wsteer::app {
+
+struct AgentConfig {
+  boost::asio::ip::tcp::endpoint listen;
+  std::filesystem::path endpoints_file;
+  std::optional<boost::asio::ip::tcp::endpoint> metrics_listen;
+  std::filesystem::path bpffs = "/sys/fs/bpf/wsteer";
+  unsigned workers = 0;  // 0: one per CPU
+  std::chrono::seconds shutdown_grace{30};
+  std::string log_level = "info";
+  std::string log_format = "plain";
+  proxy::ProxyConfig proxy;
+  steering::SteeringConfig steering;
+};
+
+// Parses the command line (CLI11). Returns the config, or exits the process for --help/--version
+// and prints a clear message with exit code 2 on bad input. `argv` as main() got it.
+AgentConfig parse_agent_config(int argc, char** argv);
+
+// "HOST:PORT" or "[V6]:PORT" with an IP literal; throws std::invalid_argument naming `what`.
+boost::asio::ip::tcp::endpoint parse_endpoint(const std::string& text, const std::string& what);
+
+}  // namespace wsteer::app

@@ -1,0 +1,206 @@
+#include "datapath/splice_datapath.h"
+
+#include "datapath/bpffs.h"
+#include "datapath/socket_info.h"
+#include "wsteer_splice.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <system_error>
+
+namespace wsteer::datapath {
+namespace {
+
+[[noreturn]] void throw_bpf(int err, const std::string& what) {
+  throw std::system_error(err < 0 ? -err : err, std::generic_category(), what);
+}
+
+boost::system::error_code errno_code(int err) {
+  return {err < 0 ? -err : err, boost::system::generic_category()};
+}
+
+template <typename Value>
+Value sum_percpu(int fd, std::uint32_t key, int ncpus, void (*add)(Value&, const Value&)) {
+  std::vector<Value> per_cpu(ncpus);
+  Value total{};
+  if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) != 0) return total;
+  for (const auto& v : per_cpu) add(total, v);
+  return total;
+}
+
+void add_stats(wsteer_stats& a, const wsteer_stats& b) {
+  for (int d = 0; d < WSTEER_DIR_COUNT; ++d) {
+    a.bytes[d] += b.bytes[d];
+    a.skbs[d] += b.skbs[d];
+  }
+  a.redirect_failures += b.redirect_failures;
+  a.zero_len_dropped += b.zero_len_dropped;
+  a.no_flow += b.no_flow;
+}
+
+void add_backend(wsteer_backend_counters& a, const wsteer_backend_counters& b) {
+  for (int d = 0; d < WSTEER_DIR_COUNT; ++d) {
+    a.bytes[d] += b.bytes[d];
+    a.skbs[d] += b.skbs[d];
+  }
+}
+
+// Holds an exclusive flock on the pin folder for the agent's lifetime, so a second agent
+// pointed at the same folder fails loudly instead of unpinning the first one's maps.
+int lock_pin_dir(const std::filesystem::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw_bpf(errno, "open " + dir.string());
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    throw std::runtime_error("another wsteer-agent is using " + dir.string() +
+                             " (pick another --bpffs folder)");
+  }
+  return fd;
+}
+
+
+}  // namespace
+
+SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32_t maglev_size)
+    : pin_dir_(pin_dir), maglev_size_(maglev_size) {
+  ensure_bpffs(pin_dir_);
+  std::filesystem::create_directories(pin_dir_);
+  lock_fd_ = lock_pin_dir(pin_dir_);
+  // A dead agent's pins cannot be taken over (its flows died with its descriptors): replace them.
+  for (const auto& entry : std::filesystem::directory_iterator(pin_dir_)) {
+    spdlog::warn("removing stale pin {}", entry.path().string());
+    std::filesystem::remove(entry.path());
+  }
+
+  skel_ = wsteer_splice__open();
+  if (!skel_) throw_bpf(errno, "open BPF skeleton");
+  if (int err = bpf_map__set_max_entries(skel_->maps.wsteer_maglev, maglev_size_); err)
+    throw_bpf(err, "size wsteer_maglev");
+  if (int err = wsteer_splice__load(skel_); err) throw_bpf(err, "load BPF programs (need CAP_BPF)");
+  if (int err = bpf_object__pin_maps(skel_->obj, pin_dir_.c_str()); err)
+    throw_bpf(err, "pin maps in " + pin_dir_.string());
+  // libbpf 1.1 does not know the sk_skb/verdict section: attach to the map by hand.
+  if (int err = bpf_prog_attach(bpf_program__fd(skel_->progs.wsteer_splice_verdict),
+                                bpf_map__fd(skel_->maps.wsteer_spliced), BPF_SK_SKB_VERDICT, 0);
+      err)
+    throw_bpf(errno, "attach sk_skb verdict to wsteer_spliced");
+  attached_ = true;
+}
+
+SpliceDatapath::~SpliceDatapath() {
+  if (skel_) {
+    if (attached_)
+      bpf_prog_detach2(bpf_program__fd(skel_->progs.wsteer_splice_verdict),
+                       bpf_map__fd(skel_->maps.wsteer_spliced), BPF_SK_SKB_VERDICT);
+    bpf_object__unpin_maps(skel_->obj, pin_dir_.c_str());
+    wsteer_splice__destroy(skel_);
+  }
+  std::error_code ec;
+  std::filesystem::remove(pin_dir_, ec);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+boost::system::error_code SpliceDatapath::add_targets(FlowSockets& flow, const FlowMeta& meta) {
+  auto cc = socket_cookie(flow.client_fd);
+  auto bc = socket_cookie(flow.backend_fd);
+  if (!cc || !bc) return errno_code(errno);
+  flow.client_cookie = *cc;
+  flow.backend_cookie = *bc;
+
+  const int flows = bpf_map__fd(skel_->maps.wsteer_flows);
+  wsteer_flow_side side{};
+  side.created_ns = 0;
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  side.created_ns = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000ULL + now.tv_nsec;
+  std::memcpy(side.client_addr, meta.client_addr.data(), sizeof(side.client_addr));
+  side.client_port = meta.client_port;
+  side.backend_id = meta.backend_id;
+
+  side.peer_cookie = flow.backend_cookie;
+  side.direction = WSTEER_DIR_CLIENT_TO_BACKEND;
+  if (bpf_map_update_elem(flows, &flow.client_cookie, &side, BPF_NOEXIST) != 0) return errno_code(errno);
+  side.peer_cookie = flow.client_cookie;
+  side.direction = WSTEER_DIR_BACKEND_TO_CLIENT;
+  if (bpf_map_update_elem(flows, &flow.backend_cookie, &side, BPF_NOEXIST) != 0) {
+    auto ec = errno_code(errno);
+    bpf_map_delete_elem(flows, &flow.client_cookie);
+    return ec;
+  }
+
+  // A socket that already hung up cannot join a sockhash (EOPNOTSUPP): the caller fails the flow.
+  const int targets = bpf_map__fd(skel_->maps.wsteer_targets);
+  for (auto [fd, cookie] : {std::pair{flow.client_fd, flow.client_cookie},
+                            std::pair{flow.backend_fd, flow.backend_cookie}}) {
+    std::uint64_t value = static_cast<std::uint64_t>(fd);
+    if (bpf_map_update_elem(targets, &cookie, &value, BPF_ANY) != 0) {
+      auto ec = errno_code(errno);
+      remove(flow);
+      return ec;
+    }
+  }
+  return {};
+}
+
+boost::system::error_code SpliceDatapath::splice(int fd, std::uint64_t cookie) {
+  std::uint64_t value = static_cast<std::uint64_t>(fd);
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.wsteer_spliced), &cookie, &value, BPF_ANY) != 0)
+    return errno_code(errno);
+  if (!kick(fd)) return errno_code(errno);
+  return {};
+}
+
+void SpliceDatapath::remove(const FlowSockets& flow) {
+  for (std::uint64_t cookie : {flow.client_cookie, flow.backend_cookie}) {
+    bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_spliced), &cookie);
+    bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_targets), &cookie);
+    bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_flows), &cookie);
+  }
+}
+
+std::uint64_t SpliceDatapath::redirected_bytes(std::uint64_t cookie) const {
+  wsteer_flow_side side{};
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.wsteer_flows), &cookie, &side) != 0) return 0;
+  return side.bytes;
+}
+
+SpliceTotals SpliceDatapath::totals() const {
+  return {sum_percpu<wsteer_stats>(bpf_map__fd(skel_->maps.wsteer_stats), 0, libbpf_num_possible_cpus(),
+                                   add_stats)};
+}
+
+wsteer_backend_counters SpliceDatapath::backend_counters(std::uint32_t backend_id) const {
+  return sum_percpu<wsteer_backend_counters>(bpf_map__fd(skel_->maps.wsteer_backend_counters), backend_id,
+                                             libbpf_num_possible_cpus(), add_backend);
+}
+
+std::size_t SpliceDatapath::flow_sockets() const {
+  const int fd = bpf_map__fd(skel_->maps.wsteer_flows);
+  std::size_t n = 0;
+  std::uint64_t key = 0, next = 0;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    ++n;
+    key = next;
+    prev = &key;
+  }
+  return n;
+}
+
+void SpliceDatapath::publish_backend(std::uint32_t id, const wsteer_backend_info& info) {
+  if (id >= WSTEER_MAX_BACKENDS) return;
+  bpf_map_update_elem(bpf_map__fd(skel_->maps.wsteer_backends), &id, &info, BPF_ANY);
+}
+
+void SpliceDatapath::publish_maglev(const std::vector<std::uint32_t>& table) {
+  const int fd = bpf_map__fd(skel_->maps.wsteer_maglev);
+  const std::uint32_t n = std::min<std::uint32_t>(static_cast<std::uint32_t>(table.size()), maglev_size_);
+  for (std::uint32_t slot = 0; slot < n; ++slot) bpf_map_update_elem(fd, &slot, &table[slot], BPF_ANY);
+}
+
+}  // namespace wsteer::datapath

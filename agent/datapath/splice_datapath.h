@@ -1,0 +1,78 @@
+// The splice datapath: owns the loaded BPF object (skeleton), pins its maps under a bpffs folder,
+// attaches the verdict, and inserts/removes the two sockets of each flow. See
+// shared/KERNEL-NOTES.md for the insertion order this class makes possible.
+#pragma once
+
+#include "wsteer_abi.h"
+
+#include <boost/system/error_code.hpp>
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <vector>
+
+struct wsteer_splice;  // the bpftool skeleton
+
+namespace wsteer::datapath {
+
+struct FlowSockets {
+  int client_fd = -1;
+  int backend_fd = -1;
+  std::uint64_t client_cookie = 0;
+  std::uint64_t backend_cookie = 0;
+};
+
+struct FlowMeta {
+  std::uint32_t backend_id = 0;
+  std::array<std::uint8_t, 16> client_addr{};  // IPv4 as ::ffff:a.b.c.d
+  std::uint16_t client_port = 0;
+};
+
+// Per-CPU counters summed over CPUs.
+struct SpliceTotals {
+  wsteer_stats stats{};
+};
+
+class SpliceDatapath {
+ public:
+  // Loads the programs and maps, pins the maps in `pin_dir` (created; stale pins from a dead
+  // agent are replaced), attaches the verdict. Throws std::system_error with context on failure.
+  SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32_t maglev_size);
+  ~SpliceDatapath();  // detaches, unpins, removes pin_dir
+  SpliceDatapath(const SpliceDatapath&) = delete;
+  SpliceDatapath& operator=(const SpliceDatapath&) = delete;
+
+  // Step 1 of the splice: records the pair in wsteer_flows and makes both sockets redirect
+  // targets. No byte moves through the verdict yet. Fills in the cookies.
+  boost::system::error_code add_targets(FlowSockets& flow, const FlowMeta& meta);
+  // Steps 3-5: runs `fd`'s received bytes through the verdict and kicks anything already queued.
+  boost::system::error_code splice(int fd, std::uint64_t cookie);
+  // Forgets the flow (its sockets leave the sockhashes when their descriptors close).
+  void remove(const FlowSockets& flow);
+
+  // Bytes the verdict has redirected from the socket with this cookie (0 if unknown).
+  std::uint64_t redirected_bytes(std::uint64_t cookie) const;
+  SpliceTotals totals() const;
+  // One backend's counters summed over CPUs.
+  wsteer_backend_counters backend_counters(std::uint32_t backend_id) const;
+  std::size_t flow_sockets() const;  // entries in wsteer_flows
+
+  void publish_backend(std::uint32_t id, const wsteer_backend_info& info);
+  void publish_maglev(const std::vector<std::uint32_t>& table);
+
+  const std::filesystem::path& pin_dir() const { return pin_dir_; }
+
+ private:
+  int map_fd(const char* name) const;
+
+  std::filesystem::path pin_dir_;
+  wsteer_splice* skel_ = nullptr;
+  bool attached_ = false;
+  std::uint32_t maglev_size_ = 0;
+  int lock_fd_ = -1;  // flock on pin_dir_: one agent per folder
+};
+
+}  // namespace wsteer::datapath

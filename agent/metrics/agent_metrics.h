@@ -1,0 +1,70 @@
+// The agent's Prometheus metrics (prometheus-cpp). Push-style metrics the proxy updates live here;
+// pull-style ones (BPF counters, steering state) are Collectables read at scrape time.
+#pragma once
+
+#include <prometheus/collectable.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace wsteer::metrics {
+
+// How a client connection ended up; the `result` label of wsteer_connections_total.
+enum class Result {
+  spliced,           // 101 relayed, flow handed to the kernel
+  proxied,           // 101 relayed, flow copied in userspace (--datapath userspace)
+  rejected,          // the client's request was refused (400, 426, 431, timeout)
+  backend_error,     // no backend could be reached (502) or it broke the handshake
+  backend_rejected,  // the backend answered something other than 101, relayed as is
+  unavailable,       // no eligible backend (503)
+  aborted,           // the client went away during the handshake
+  count_,
+};
+const char* to_string(Result r);
+
+enum class Direction { client_to_backend, backend_to_client };
+
+class AgentMetrics {
+ public:
+  AgentMetrics();
+
+  // `reason` must come from a small fixed set (label cardinality stays bounded).
+  void connection(Result result, const std::string& reason);
+  void userspace_bytes(Direction d, std::uint64_t n);
+  void handshake_seconds(double s);
+  void backend_connect_failure(const std::string& backend);
+
+  prometheus::Gauge& active_connections() { return *active_; }
+  prometheus::Registry& registry() { return *registry_; }
+
+  // Pull-style collectors, read at every scrape.
+  void add_collectable(std::shared_ptr<prometheus::Collectable> c);
+  // The text exposition of every metric.
+  std::string serialize() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* connections_;
+  prometheus::Family<prometheus::Counter>* connect_failures_;
+  prometheus::Gauge* active_;
+  std::array<prometheus::Counter*, 2> userspace_bytes_{};
+  prometheus::Histogram* handshake_;
+  mutable std::mutex collectables_mutex_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
+};
+
+// Helpers to build a MetricFamily by hand in a Collectable.
+prometheus::MetricFamily counter_family(std::string name, std::string help);
+prometheus::MetricFamily gauge_family(std::string name, std::string help);
+void add_sample(prometheus::MetricFamily& family, double value,
+                std::vector<prometheus::ClientMetric::Label> labels = {});
+
+}  // namespace wsteer::metrics

@@ -1,0 +1,22 @@
+// Settings of the proxy path (flags and YAML keys of the agent).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace wsteer::proxy {
+
+enum class DatapathMode { splice, userspace };
+
+struct ProxyConfig {
+  DatapathMode datapath = DatapathMode::splice;
+  std::chrono::milliseconds handshake_timeout{10'000};  // whole client request (slowloris guard)
+  std::chrono::milliseconds connect_timeout{3'000};     // per backend attempt
+  std::chrono::milliseconds backend_response_timeout{10'000};
+  std::size_t max_tries = 3;                            // backends tried before 502
+  std::size_t header_limit = 16 * 1024;                 // larger request headers get 431
+  std::string forwarded_proto = "http";                 // X-Forwarded-Proto
+};
+
+}  // namespace wsteer::proxy

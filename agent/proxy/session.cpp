@@ -1,0 +1,275 @@
+#include "proxy/session.h"
+
+#include "datapath/socket_info.h"
+#include "proxy/handshake_check.h"
+#include "proxy/userspace_relay.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace wsteer::proxy {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+using metrics::Result;
+
+namespace {
+
+constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kBackendHeaderLimit = 64 * 1024;
+constexpr std::size_t kBackendBodyLimit = 1024 * 1024;
+
+// Counts the session in wsteer_connections_active and ProxyContext::sessions while it lives.
+class SessionGuard {
+ public:
+  explicit SessionGuard(ProxyContext& ctx) : ctx_(ctx) {
+    ctx_.sessions++;
+    ctx_.metrics.active_connections().Increment();
+  }
+  ~SessionGuard() {
+    ctx_.sessions--;
+    if (!handed_off_) ctx_.metrics.active_connections().Decrement();
+  }
+  // The spliced-flow table now accounts for the connection (it decrements when the flow ends).
+  void hand_off() { handed_off_ = true; }
+
+ private:
+  ProxyContext& ctx_;
+  bool handed_off_ = false;
+};
+
+// Connected to a backend and counted by steering until destroyed or released to a flow owner.
+class BackendLease {
+ public:
+  BackendLease(steering::Steering& s, std::uint32_t id) : steering_(&s), id_(id) { s.on_connected(id); }
+  ~BackendLease() {
+    if (steering_) steering_->on_closed(id_);
+  }
+  BackendLease(const BackendLease&) = delete;
+  BackendLease& operator=(const BackendLease&) = delete;
+  void release() { steering_ = nullptr; }
+
+ private:
+  steering::Steering* steering_;
+  std::uint32_t id_;
+};
+
+std::array<std::uint8_t, 16> mapped_v6(const asio::ip::address& a) {
+  if (a.is_v4()) return asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4()).to_bytes();
+  return a.to_v6().to_bytes();
+}
+
+void set_nodelay(tcp::socket& s) {
+  boost::system::error_code ignored;
+  s.set_option(tcp::no_delay(true), ignored);
+}
+
+// Which reason label a failed request read gets, and what the client is told.
+struct ReadFailure {
+  Result result;
+  const char* reason;
+  http::status status;  // unknown: close without answering
+};
+
+ReadFailure classify_read_error(const boost::system::error_code& ec) {
+  if (ec == http::error::header_limit) return {Result::rejected, "header_too_large", http::status::request_header_fields_too_large};
+  if (ec == beast::error::timeout) return {Result::rejected, "timeout", http::status::unknown};
+  if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+      ec == asio::error::operation_aborted)
+    return {Result::aborted, "client_closed", http::status::unknown};
+  return {Result::rejected, "malformed", http::status::bad_request};
+}
+
+template <typename Stream>
+asio::awaitable<void> send_error(Stream& stream, http::status status, const std::string& reason) {
+  auto res = make_error_response(status, reason);
+  co_await http::async_write(stream, res, kUse);
+}
+
+}  // namespace
+
+asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) {
+  const auto started = std::chrono::steady_clock::now();
+  SessionGuard guard(ctx);
+  const auto& cfg = ctx.config;
+
+  boost::system::error_code ec;
+  const auto client_endpoint = client_socket.remote_endpoint(ec);
+  if (ec) {
+    ctx.metrics.connection(Result::aborted, "client_closed");
+    co_return;
+  }
+  set_nodelay(client_socket);
+  beast::tcp_stream client(std::move(client_socket));
+
+  // 1. The client's request: bounded in size and in time (a slow client is closed).
+  beast::flat_buffer client_buffer;
+  http::request_parser<http::empty_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(cfg.header_limit));
+  client.expires_after(cfg.handshake_timeout);
+  auto [read_ec, request_bytes] = co_await http::async_read(client, client_buffer, parser, kUse);
+  if (read_ec) {
+    const auto failure = classify_read_error(read_ec);
+    spdlog::info("client {} rejected: {} ({})", client_endpoint.address().to_string(), failure.reason, read_ec.message());
+    ctx.metrics.connection(failure.result, failure.reason);
+    if (failure.status != http::status::unknown) co_await send_error(client, failure.status, failure.reason);
+    co_return;
+  }
+  ctx.metrics.userspace_bytes(metrics::Direction::client_to_backend, request_bytes);
+  auto request = parser.release();
+
+  const auto verdict = check_upgrade(request);
+  if (!verdict.ok()) {
+    spdlog::info("client {} rejected: {}", client_endpoint.address().to_string(), verdict.reason);
+    ctx.metrics.connection(Result::rejected, verdict.label);
+    co_await http::async_write(client, make_error_response(verdict), kUse);
+    co_return;
+  }
+
+  // 2. Where to: the steering layer's candidates, in preference order.
+  const auto choice = ctx.steering.choose(request, client_endpoint.address(), cfg.max_tries);
+  if (choice.result != steering::Choice::Result::ok) {
+    const bool full = choice.result == steering::Choice::Result::all_full;
+    const char* reason = full ? "all_full" : "no_backends";
+    spdlog::warn("client {}: no backend available ({})", client_endpoint.address().to_string(), reason);
+    ctx.metrics.connection(Result::unavailable, reason);
+    co_await send_error(client, http::status::service_unavailable, reason);
+    co_return;
+  }
+
+  // 3. Connect, falling back along the preference order on refusal or timeout.
+  beast::tcp_stream backend(client.get_executor());
+  const steering::Backend* chosen = nullptr;
+  for (const auto& candidate : choice.candidates) {
+    backend.expires_after(cfg.connect_timeout);
+    auto [connect_ec] = co_await backend.async_connect(tcp::endpoint(candidate.address, candidate.port), kUse);
+    if (!connect_ec) {
+      chosen = &candidate;
+      break;
+    }
+    spdlog::warn("backend {} ({}:{}) connect failed: {}", candidate.name, candidate.address.to_string(),
+                 candidate.port, connect_ec.message());
+    ctx.metrics.backend_connect_failure(candidate.name);
+    ctx.steering.on_connect_failed(candidate.id);
+    backend.close();
+  }
+  if (!chosen) {
+    spdlog::warn("client {}: no backend reachable after {} tries", client_endpoint.address().to_string(),
+                 choice.candidates.size());
+    ctx.metrics.connection(Result::backend_error, "connect_failed");
+    co_await send_error(client, http::status::bad_gateway, "connect_failed");
+    co_return;
+  }
+  set_nodelay(backend.socket());
+  BackendLease lease(ctx.steering, chosen->id);
+
+  // 4. Relay the request, then any bytes the client sent after it, and read the answer.
+  const auto client_ip = client_endpoint.address().to_string();
+  if (auto xff = request[http::field::x_forwarded_for]; !xff.empty())
+    request.set(http::field::x_forwarded_for, std::string(xff) + ", " + client_ip);
+  else
+    request.set(http::field::x_forwarded_for, client_ip);
+  request.set("X-Forwarded-Proto", cfg.forwarded_proto);
+  backend.expires_after(cfg.backend_response_timeout);
+  auto [write_ec, _] = co_await http::async_write(backend, request, kUse);
+  if (!write_ec && client_buffer.size() > 0) {
+    ctx.metrics.userspace_bytes(metrics::Direction::client_to_backend, client_buffer.size());
+    std::tie(write_ec, std::ignore) = co_await asio::async_write(backend, client_buffer.data(), kUse);
+    client_buffer.consume(client_buffer.size());
+  }
+  beast::flat_buffer backend_buffer;
+  http::response_parser<http::string_body> response_parser;
+  response_parser.header_limit(kBackendHeaderLimit);
+  response_parser.body_limit(kBackendBodyLimit);
+  std::size_t response_bytes = 0;
+  boost::system::error_code response_ec = write_ec;
+  if (!response_ec)
+    std::tie(response_ec, response_bytes) = co_await http::async_read(backend, backend_buffer, response_parser, kUse);
+  if (response_ec) {
+    spdlog::warn("backend {} broke the handshake: {}", chosen->name, response_ec.message());
+    ctx.metrics.connection(Result::backend_error, "bad_response");
+    co_await send_error(client, http::status::bad_gateway, "bad_response");
+    co_return;
+  }
+  ctx.metrics.userspace_bytes(metrics::Direction::backend_to_client, response_bytes + backend_buffer.size());
+  auto response = response_parser.release();
+
+  if (response.result() != http::status::switching_protocols) {
+    // Not an upgrade: relay the answer as it is and end both connections.
+    spdlog::info("backend {} answered {} to client {}", chosen->name, response.result_int(), client_ip);
+    ctx.metrics.connection(Result::backend_rejected, std::to_string(response.result_int() / 100) + "xx");
+    response.keep_alive(false);
+    co_await http::async_write(client, response, kUse);
+    co_return;
+  }
+  if (auto cookie = ctx.steering.sticky_cookie(*chosen)) response.insert(http::field::set_cookie, *cookie);
+  client.expires_never();
+  backend.expires_never();
+  tcp::socket client_sock = client.release_socket();
+  tcp::socket backend_sock = backend.release_socket();
+
+  // 5. The 101 and anything the backend sent right behind it go to the client from userspace.
+  // With the splice datapath, both sockets become redirect targets first; the verdict runs on
+  // them only after those bytes are in the client's send queue, so nothing can overtake the 101.
+  datapath::FlowSockets sockets{client_sock.native_handle(), backend_sock.native_handle()};
+  if (ctx.datapath) {
+    datapath::FlowMeta meta{chosen->id, mapped_v6(client_endpoint.address()), client_endpoint.port()};
+    if (auto insert_ec = ctx.datapath->add_targets(sockets, meta)) {
+      spdlog::warn("client {}: cannot splice: {}", client_ip, insert_ec.message());
+      ctx.metrics.connection(Result::backend_error, "splice_failed");
+      co_await send_error(client_sock, http::status::bad_gateway, "splice_failed");
+      co_return;
+    }
+  }
+  auto [relay_ec, relayed] = co_await http::async_write(client_sock, response, kUse);
+  if (!relay_ec && backend_buffer.size() > 0)
+    std::tie(relay_ec, std::ignore) = co_await asio::async_write(client_sock, backend_buffer.data(), kUse);
+  if (relay_ec) {
+    if (ctx.datapath) ctx.datapath->remove(sockets);
+    ctx.metrics.connection(Result::aborted, "client_closed");
+    co_return;
+  }
+  ctx.metrics.handshake_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+
+  if (!ctx.datapath) {
+    ctx.metrics.connection(Result::proxied, "none");
+    co_await relay_userspace(client_sock, backend_sock, ctx.metrics);
+    co_return;
+  }
+
+  // 6. Hand the flow to the kernel: backend first (its frames queue behind the 101), then the
+  // client (it speaks only after the 101), each kicked so bytes already queued go through.
+  SplicedFlow flow;
+  flow.sockets = sockets;
+  flow.backend_id = chosen->id;
+  flow.client_written_base = datapath::tcp_bytes_written(sockets.client_fd).value_or(0);
+  flow.backend_written_base = datapath::tcp_bytes_written(sockets.backend_fd).value_or(0);
+  for (auto [fd, cookie] : {std::pair{sockets.backend_fd, sockets.backend_cookie},
+                            std::pair{sockets.client_fd, sockets.client_cookie}}) {
+    if (auto splice_ec = ctx.datapath->splice(fd, cookie)) {
+      spdlog::warn("client {}: splice failed: {}", client_ip, splice_ec.message());
+      ctx.datapath->remove(sockets);
+      ctx.metrics.connection(Result::aborted, "splice_failed");
+      co_return;
+    }
+  }
+  flow.client.reset(client_sock.release());
+  flow.backend.reset(backend_sock.release());
+  lease.release();
+  guard.hand_off();
+  ctx.metrics.connection(Result::spliced, "none");
+  spdlog::debug("client {} spliced to {}", client_ip, chosen->name);
+  ctx.spliced->adopt(std::move(flow));
+}
+
+}  // namespace wsteer::proxy

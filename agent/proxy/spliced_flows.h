@@ -1,0 +1,73 @@
+// Owns the descriptors of every spliced flow after the handshake and watches them for hang-ups.
+// The kernel moves the bytes; this class only sees each flow begin and end:
+//  - a FIN on one side: wait until everything the verdict redirected from it has entered the
+//    peer's TCP send path, then shut the peer's write side (half-close, as TCP has it);
+//  - both sides finished, or an error/reset on either: remove the pair from the maps, close both.
+// One thread, one epoll set armed for EPOLLRDHUP only, so flowing data never wakes it.
+#pragma once
+
+#include "core/unique_fd.h"
+#include "datapath/splice_datapath.h"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace wsteer::proxy {
+
+struct SplicedFlow {
+  UniqueFd client;
+  UniqueFd backend;
+  datapath::FlowSockets sockets;  // fds and cookies as inserted in the maps
+  std::uint32_t backend_id = 0;
+  // tcp_bytes_written() of each socket after the agent's own last write, before the verdict ran:
+  // what the peer's send path holds beyond this came from the verdict.
+  std::uint64_t client_written_base = 0;
+  std::uint64_t backend_written_base = 0;
+};
+
+class SplicedFlows {
+ public:
+  using ClosedHandler = std::function<void(std::uint32_t backend_id)>;
+
+  SplicedFlows(datapath::SpliceDatapath& datapath, ClosedHandler on_closed,
+               std::chrono::milliseconds drain_timeout = std::chrono::seconds(5));
+  ~SplicedFlows();  // closes every flow still open
+  SplicedFlows(const SplicedFlows&) = delete;
+  SplicedFlows& operator=(const SplicedFlows&) = delete;
+
+  // Takes ownership of a flow whose sockets are both spliced.
+  void adopt(SplicedFlow flow);
+  std::size_t size() const;
+  // Ends every flow now (after the shutdown grace period).
+  void close_all();
+
+ private:
+  struct Side;
+  struct Flow;
+
+  void run();
+  void on_event(std::uint64_t flow_id, int side, std::uint32_t events);
+  void advance_half_closes();
+  void try_half_close(Flow& flow, int side);
+  void finish(std::uint64_t flow_id);
+
+  datapath::SpliceDatapath& datapath_;
+  ClosedHandler on_closed_;
+  std::chrono::milliseconds drain_timeout_;
+  UniqueFd epoll_;
+  UniqueFd wake_;  // eventfd: stop
+  mutable std::mutex mutex_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Flow>> flows_;
+  std::unordered_set<std::uint64_t> half_closing_;  // flows with a FIN not yet propagated
+  std::uint64_t next_id_ = 1;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace wsteer::proxy

@@ -1,0 +1,44 @@
+// The map layouts shared by the BPF programs and C++ must not drift: a change here is an ABI
+// change for every pinned map a running agent or wsteerctl reads.
+#include "wsteer_abi.h"
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+
+TEST(Abi, FlowSideLayout) {
+  EXPECT_EQ(sizeof(wsteer_flow_side), 64u);
+  EXPECT_EQ(offsetof(wsteer_flow_side, peer_cookie), 0u);
+  EXPECT_EQ(offsetof(wsteer_flow_side, bytes), 8u);
+  EXPECT_EQ(offsetof(wsteer_flow_side, skbs), 16u);
+  EXPECT_EQ(offsetof(wsteer_flow_side, redirect_failures), 24u);
+  EXPECT_EQ(offsetof(wsteer_flow_side, created_ns), 32u);
+  EXPECT_EQ(offsetof(wsteer_flow_side, client_addr), 40u);
+  EXPECT_EQ(offsetof(wsteer_flow_side, client_port), 56u);
+  EXPECT_EQ(offsetof(wsteer_flow_side, direction), 58u);
+  EXPECT_EQ(offsetof(wsteer_flow_side, backend_id), 60u);
+}
+
+TEST(Abi, CountersLayout) {
+  EXPECT_EQ(sizeof(wsteer_backend_counters), 32u);
+  EXPECT_EQ(offsetof(wsteer_backend_counters, skbs), 16u);
+  EXPECT_EQ(sizeof(wsteer_stats), 56u);
+  EXPECT_EQ(offsetof(wsteer_stats, redirect_failures), 32u);
+  EXPECT_EQ(offsetof(wsteer_stats, zero_len_dropped), 40u);
+  EXPECT_EQ(offsetof(wsteer_stats, no_flow), 48u);
+}
+
+TEST(Abi, BackendInfoLayout) {
+  EXPECT_EQ(sizeof(wsteer_backend_info), 96u);
+  EXPECT_EQ(offsetof(wsteer_backend_info, addr), 64u);
+  EXPECT_EQ(offsetof(wsteer_backend_info, port), 80u);
+  EXPECT_EQ(offsetof(wsteer_backend_info, state), 82u);
+  EXPECT_EQ(offsetof(wsteer_backend_info, weight), 84u);
+  EXPECT_EQ(offsetof(wsteer_backend_info, max_connections), 88u);
+}
+
+TEST(Abi, Constants) {
+  EXPECT_EQ(WSTEER_DIR_COUNT, 2);
+  EXPECT_EQ(WSTEER_MAGLEV_DEFAULT_SIZE, 65537);
+  EXPECT_GE(WSTEER_MAX_FLOW_SOCKETS, 2 * 100000);
+}
