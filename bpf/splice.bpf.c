@@ -58,6 +58,9 @@ struct {
 	__type(value, __u32);
 } wsteer_maglev SEC(".maps");
 
+/* After the maps: lib/backpressure.h looks peers up in wsteer_targets. */
+#include "lib/backpressure.h"
+
 SEC("sk_skb")
 int wsteer_splice_verdict(struct __sk_buff *skb)
 {
@@ -95,6 +98,7 @@ int wsteer_splice_verdict(struct __sk_buff *skb)
 
 	__sync_fetch_and_add(&side->bytes, len);
 	__sync_fetch_and_add(&side->skbs, 1);
+	wsteer_check_backpressure(&wsteer_targets, side, cookie);
 	if (stats) {
 		stats->bytes[dir] += len;
 		stats->skbs[dir]++;

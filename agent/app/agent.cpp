@@ -6,6 +6,7 @@
 #include "endpoints/endpoints_file.h"
 #include "metrics/agent_metrics.h"
 #include "metrics/datapath_collector.h"
+#include "metrics/function_collector.h"
 #include "proxy/listener.h"
 #include "proxy/proxy_context.h"
 #include "proxy/spliced_flows.h"
@@ -68,6 +69,22 @@ void publish(datapath::SpliceDatapath* dp, const steering::Steering& steering) {
   if (auto table = steering.maglev_table()) dp->publish_maglev(*table);
 }
 
+std::vector<prometheus::MetricFamily> flow_families(const proxy::SplicedFlows& spliced) {
+  const auto s = spliced.stats();
+  auto flows = metrics::gauge_family("wsteer_spliced_flows", "Flows currently spliced in the kernel.");
+  metrics::add_sample(flows, static_cast<double>(s.flows));
+  auto paused = metrics::gauge_family("wsteer_backpressure_paused_sockets",
+                                      "Spliced sockets paused because their peer is over its flow buffer.");
+  metrics::add_sample(paused, static_cast<double>(s.paused_sockets));
+  auto pauses = metrics::counter_family("wsteer_backpressure_pauses_total", "Times a spliced socket was paused.");
+  metrics::add_sample(pauses, static_cast<double>(s.pauses_total));
+  auto middle = metrics::gauge_family("wsteer_spliced_bytes_in_flight",
+                                      "Bytes redirected between spliced sockets and not yet acknowledged by their "
+                                      "receivers: the kernel memory held in the middle.");
+  metrics::add_sample(middle, static_cast<double>(s.bytes_in_middle));
+  return {flows, paused, pauses, middle};
+}
+
 }  // namespace
 
 int run_agent(const AgentConfig& config) {
@@ -85,10 +102,11 @@ int run_agent(const AgentConfig& config) {
     spliced = std::make_unique<proxy::SplicedFlows>(*datapath, [&](std::uint32_t backend_id) {
       metrics.active_connections().Decrement();
       steering->on_closed(backend_id);
-    });
+    }, config.proxy.flow_buffer);
     spdlog::info("splice datapath loaded, maps pinned in {}", config.bpffs.string());
   }
   metrics.add_collectable(std::make_shared<metrics::DatapathCollector>(datapath.get(), *steering));
+  if (spliced) metrics.add_collectable(std::make_shared<metrics::FunctionCollector>([&] { return flow_families(*spliced); }));
 
   // Endpoints: the first read must succeed; later bad edits keep the last good list.
   std::atomic<bool> endpoints_loaded{false};

@@ -19,7 +19,7 @@ struct Settings {
       hash_key, sticky_cookie, cookie_secret_file;
   std::optional<unsigned> workers;
   std::optional<double> shutdown_grace, balance_factor, handshake_timeout, connect_timeout;
-  std::optional<std::uint32_t> maglev_size;
+  std::optional<std::uint32_t> maglev_size, flow_buffer;
 };
 
 template <typename T>
@@ -67,6 +67,7 @@ Settings read_yaml(const std::filesystem::path& path) {
     else if (key == "cookie-secret-file") take(s.cookie_secret_file, v, "cookie-secret-file");
     else if (key == "balance-factor") take(s.balance_factor, v, "balance-factor");
     else if (key == "maglev-size") take(s.maglev_size, v, "maglev-size");
+    else if (key == "flow-buffer") take(s.flow_buffer, v, "flow-buffer");
     else throw std::invalid_argument("config " + path.string() + ": unknown key '" + key + "'");
   }
   return s;
@@ -93,6 +94,7 @@ void merge(Settings& flags, const Settings& file) {
   fill(flags.handshake_timeout, file.handshake_timeout);
   fill(flags.connect_timeout, file.connect_timeout);
   fill(flags.maglev_size, file.maglev_size);
+  fill(flags.flow_buffer, file.flow_buffer);
 }
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -149,6 +151,7 @@ AgentConfig build(const Settings& s) {
     throw std::invalid_argument("--sticky-cookie needs a secret of at least 16 bytes (--cookie-secret-file or WSTEER_COOKIE_SECRET)");
   if (s.balance_factor) c.steering.balance_factor = *s.balance_factor;
   if (s.maglev_size) c.steering.maglev_size = *s.maglev_size;
+  if (s.flow_buffer) c.proxy.flow_buffer = *s.flow_buffer;
   return c;
 }
 
@@ -187,6 +190,8 @@ AgentConfig parse_agent_config(int argc, char** argv) {
   app.add_option("--sticky-cookie", flags.sticky_cookie, "name of the signed cookie naming the chosen backend");
   app.add_option("--cookie-secret-file", flags.cookie_secret_file, "file with the HMAC secret (or env WSTEER_COOKIE_SECRET)");
   app.add_option("--balance-factor", flags.balance_factor, "bounded load: max active per backend as a factor of the mean (e.g. 1.25)");
+  app.add_option("--flow-buffer", flags.flow_buffer,
+                 "bytes one direction of a spliced flow may hold in the kernel before the sender is paused (default 4 MiB, 0: off)");
   app.add_option("--maglev-size", flags.maglev_size, "Maglev table size, a prime > 100 x backends (default 65537)");
   try {
     app.parse(argc, argv);

@@ -24,10 +24,11 @@ std::optional<std::uint64_t> tcp_bytes_written(int fd) {
   return info.tcpi_bytes_acked + static_cast<std::uint64_t>(outq);
 }
 
-std::optional<int> bytes_unread(int fd) {
-  int n = 0;
-  if (::ioctl(fd, FIONREAD, &n) != 0) return std::nullopt;
-  return n;
+std::optional<std::uint64_t> tcp_bytes_acked(int fd) {
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return std::nullopt;
+  return info.tcpi_bytes_acked;
 }
 
 bool kick(int fd) {

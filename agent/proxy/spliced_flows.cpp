@@ -2,6 +2,7 @@
 
 #include "datapath/socket_info.h"
 
+#include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -17,6 +18,7 @@ namespace {
 constexpr int kClient = 0;
 constexpr int kBackend = 1;
 constexpr std::uint64_t kWakeToken = ~0ULL;
+constexpr std::uint64_t kEventsToken = ~0ULL - 1;
 
 std::uint64_t token(std::uint64_t flow_id, int side) { return flow_id << 1 | static_cast<std::uint64_t>(side); }
 
@@ -26,27 +28,39 @@ struct SplicedFlows::Side {
   int fd = -1;
   std::uint64_t cookie = 0;
   std::uint64_t written_base = 0;
-  bool eof = false;           // the peer behind this socket sent its FIN
-  bool write_shut = false;    // we shut this socket's write side (propagated the other's FIN)
+  bool eof = false;         // the peer behind this socket sent its FIN
+  bool write_shut = false;  // we shut this socket's write side (propagated the other's FIN)
 };
 
 struct SplicedFlows::Flow {
   SplicedFlow owned;
   std::array<Side, 2> sides;
-  // Half-close in progress for a side that hit EOF: wait for its bytes to reach the peer.
+  // Half-close in progress for a side that hit EOF: its bytes must reach the peer first.
   std::array<std::chrono::steady_clock::time_point, 2> drain_deadline{};
   std::array<std::uint64_t, 2> last_progress{};
+  std::array<std::uint64_t, 2> last_redirected{~0ULL, ~0ULL};
 };
 
-SplicedFlows::SplicedFlows(datapath::SpliceDatapath& datapath, ClosedHandler on_closed,
+SplicedFlows::SplicedFlows(datapath::SpliceDatapath& datapath, ClosedHandler on_closed, std::uint32_t flow_limit,
                            std::chrono::milliseconds drain_timeout)
-    : datapath_(datapath), on_closed_(std::move(on_closed)), drain_timeout_(drain_timeout),
+    : datapath_(datapath), on_closed_(std::move(on_closed)), flow_limit_(flow_limit), drain_timeout_(drain_timeout),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (!epoll_ || !wake_) throw std::system_error(errno, std::generic_category(), "epoll/eventfd");
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = kWakeToken;
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev);
+  events_ = ring_buffer__new(
+      datapath_.events_fd(),
+      [](void* self, void* data, size_t size) {
+        if (size >= sizeof(wsteer_event))
+          static_cast<SplicedFlows*>(self)->on_pause_request(static_cast<const wsteer_event*>(data)->cookie);
+        return 0;
+      },
+      this, nullptr);
+  if (!events_) throw std::system_error(errno, std::generic_category(), "ring buffer wsteer_events");
+  for (auto [fd, tok] : {std::pair{wake_.get(), kWakeToken}, std::pair{ring_buffer__epoll_fd(events_), kEventsToken}}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = tok;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+  }
   thread_ = std::thread([this] { run(); });
 }
 
@@ -59,6 +73,7 @@ SplicedFlows::~SplicedFlows() {
   [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof(one));
   thread_.join();
   close_all();
+  ring_buffer__free(events_);
 }
 
 void SplicedFlows::adopt(SplicedFlow owned) {
@@ -76,6 +91,7 @@ void SplicedFlows::adopt(SplicedFlow owned) {
     ev.events = EPOLLRDHUP | EPOLLET;
     ev.data.u64 = token(id, side);
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, flow->sides[side].fd, &ev);
+    by_cookie_[flow->sides[side].cookie] = {id, side};
   }
   flows_.emplace(id, std::move(flow));
 }
@@ -85,34 +101,101 @@ std::size_t SplicedFlows::size() const {
   return flows_.size();
 }
 
-void SplicedFlows::close_all() {
-  std::vector<std::uint64_t> ids;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& [id, flow] : flows_) ids.push_back(id);
-  }
+SplicedFlowStats SplicedFlows::stats() const {
   std::lock_guard lock(mutex_);
-  for (auto id : ids) finish(id);
+  SplicedFlowStats s{flows_.size(), paused_.size(), 0, pauses_total_};
+  for (const auto& [id, flow] : flows_)
+    for (int side : {kClient, kBackend}) s.bytes_in_middle += bytes_in_middle(*flow, side);
+  return s;
+}
+
+void SplicedFlows::close_all() {
+  std::lock_guard lock(mutex_);
+  while (!flows_.empty()) finish_locked(flows_.begin()->first);
 }
 
 void SplicedFlows::run() {
   std::array<epoll_event, 256> events{};
   for (;;) {
-    bool draining;
+    bool busy;
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
-      draining = !half_closing_.empty();
+      busy = !half_closing_.empty() || !paused_.empty();
     }
-    // Poll fast while a half-close waits for bytes to drain, otherwise sleep until an event.
-    const int n = ::epoll_wait(epoll_.get(), events.data(), events.size(), draining ? 2 : 1000);
+    // Poll fast while a half-close or a paused flow waits for its peer, else sleep until an event.
+    const int n = ::epoll_wait(epoll_.get(), events.data(), events.size(), busy ? 2 : 1000);
+    for (int i = 0; i < n; ++i)
+      if (events[i].data.u64 == kEventsToken) ring_buffer__consume(events_);  // takes the lock per record
     std::lock_guard lock(mutex_);
     for (int i = 0; i < n; ++i) {
       const auto tok = events[i].data.u64;
-      if (tok == kWakeToken) continue;
+      if (tok == kWakeToken || tok == kEventsToken) continue;
       on_event(tok >> 1, static_cast<int>(tok & 1), events[i].events);
     }
+    advance_paused();
     advance_half_closes();
+  }
+}
+
+void SplicedFlows::on_event(std::uint64_t flow_id, int side, std::uint32_t events) {
+  auto it = flows_.find(flow_id);
+  if (it == flows_.end()) return;
+  Flow& flow = *it->second;
+  if (events & EPOLLERR) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    ::getsockopt(flow.sides[side].fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    spdlog::debug("flow {}: {} socket error: {}", flow_id, side == kClient ? "client" : "backend",
+                  std::system_category().message(err));
+    finish_locked(flow_id);  // a reset: nothing left to deliver, end both sides now
+    return;
+  }
+  if ((events & (EPOLLRDHUP | EPOLLHUP)) && !flow.sides[side].eof) {
+    flow.sides[side].eof = true;
+    flow.drain_deadline[side] = std::chrono::steady_clock::now() + drain_timeout_;
+    flow.last_progress[side] = 0;
+    half_closing_.insert(flow_id);
+  }
+}
+
+void SplicedFlows::on_pause_request(std::uint64_t cookie) {
+  std::lock_guard lock(mutex_);
+  if (!by_cookie_.contains(cookie) || paused_.contains(cookie)) return;
+  if (auto ec = datapath_.pause(cookie)) {
+    spdlog::debug("pause {}: {}", cookie, ec.message());
+    return;
+  }
+  paused_.insert(cookie);
+  ++pauses_total_;
+}
+
+// What the socket `from` sent through the verdict that its peer's receiver has not acknowledged:
+// the peer's psock backlog plus its TCP write queue.
+std::uint64_t SplicedFlows::bytes_in_middle(const Flow& flow, int from) const {
+  const Side& src = flow.sides[from];
+  const Side& dst = flow.sides[1 - from];
+  const std::uint64_t redirected = datapath_.redirected_bytes(src.cookie);
+  const std::uint64_t acked = datapath::tcp_bytes_acked(dst.fd).value_or(0);
+  const std::uint64_t sent_total = redirected + dst.written_base;
+  return sent_total > acked ? sent_total - acked : 0;
+}
+
+// A paused socket is spliced again once its peer's receiver has taken half of the limit.
+void SplicedFlows::advance_paused() {
+  const std::vector<std::uint64_t> cookies(paused_.begin(), paused_.end());
+  for (auto cookie : cookies) {
+    auto where = by_cookie_.find(cookie);
+    if (where == by_cookie_.end()) {
+      paused_.erase(cookie);
+      continue;
+    }
+    auto& flow = *flows_.at(where->second.first);
+    const int from = where->second.second;
+    if (bytes_in_middle(flow, from) > flow_limit_ / 2) continue;
+    if (auto ec = datapath_.resume(flow.sides[from].fd, cookie))
+      spdlog::warn("resume flow to backend {}: {}", flow.owned.backend_id, ec.message());
+    paused_.erase(cookie);
   }
 }
 
@@ -129,65 +212,55 @@ void SplicedFlows::advance_half_closes() {
       if (s[side].eof && !s[1 - side].write_shut) try_half_close(*it->second, side);
     const bool pending = (s[kClient].eof && !s[kBackend].write_shut) || (s[kBackend].eof && !s[kClient].write_shut);
     if (s[kClient].eof && s[kBackend].eof && !pending)
-      finish(id);
+      finish_locked(id);
     else if (!pending)
       half_closing_.erase(id);
-  }
-}
-
-void SplicedFlows::on_event(std::uint64_t flow_id, int side, std::uint32_t events) {
-  auto it = flows_.find(flow_id);
-  if (it == flows_.end()) return;
-  Flow& flow = *it->second;
-  if (events & EPOLLERR) {
-    int err = 0;
-    socklen_t len = sizeof(err);
-    ::getsockopt(flow.sides[side].fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    spdlog::debug("flow {}: {} socket error: {}", flow_id, side == kClient ? "client" : "backend",
-                  std::system_category().message(err));
-    finish(flow_id);  // a reset: nothing left to deliver, end both sides now
-    return;
-  }
-  if ((events & (EPOLLRDHUP | EPOLLHUP)) && !flow.sides[side].eof) {
-    flow.sides[side].eof = true;
-    flow.drain_deadline[side] = std::chrono::steady_clock::now() + drain_timeout_;
-    flow.last_progress[side] = 0;
-    half_closing_.insert(flow_id);
   }
 }
 
 // The side `from` has sent its FIN. Shut the peer's write side once every byte the verdict took
 // from `from` has entered the peer's TCP send path: shutting earlier would make the kernel's
 // backlog worker fail the rest with EPIPE. The FIN skb itself is dropped by the verdict.
+// FIONREAD cannot tell whether data still waits ahead of the FIN (with tcp_bpf it reports only the
+// psock's own queue), so "done" means: not paused, all redirected bytes written, and the verdict's
+// counter unchanged since the previous look (the verdict runs right after TCP queues the data, in
+// the same softirq that signals the FIN).
 void SplicedFlows::try_half_close(Flow& flow, int from) {
   Side& src = flow.sides[from];
   Side& dst = flow.sides[1 - from];
-  const auto unread = datapath::bytes_unread(src.fd).value_or(0);
   const std::uint64_t redirected = datapath_.redirected_bytes(src.cookie);
   const std::uint64_t written = datapath::tcp_bytes_written(dst.fd).value_or(0) - dst.written_base;
+  const bool settled = redirected == flow.last_redirected[from];
+  flow.last_redirected[from] = redirected;
   const auto now = std::chrono::steady_clock::now();
-  const bool drained = unread == 0 && written >= redirected;
-  if (!drained) {
-    if (written != flow.last_progress[from]) {  // still moving: keep waiting
-      flow.last_progress[from] = written;
+  if (paused_.contains(src.cookie) || written < redirected || !settled) {
+    // Still moving (or paused, waiting for a slow reader): keep waiting. Give up only when
+    // nothing moved for the whole drain timeout.
+    const std::uint64_t progress = redirected + written + datapath::tcp_bytes_acked(dst.fd).value_or(0);
+    if (progress != flow.last_progress[from]) {
+      flow.last_progress[from] = progress;
       flow.drain_deadline[from] = now + drain_timeout_;
       return;
     }
     if (now < flow.drain_deadline[from]) return;
-    spdlog::warn("flow to backend {}: {} bytes did not drain within {} ms, closing anyway",
-                 flow.owned.backend_id, redirected - std::min(written, redirected), drain_timeout_.count());
+    spdlog::warn("flow to backend {}: {} bytes stuck for {} ms, closing anyway", flow.owned.backend_id,
+                 redirected - std::min(written, redirected), drain_timeout_.count());
   }
   ::shutdown(dst.fd, SHUT_WR);
   dst.write_shut = true;
 }
 
-void SplicedFlows::finish(std::uint64_t flow_id) {
+void SplicedFlows::finish_locked(std::uint64_t flow_id) {
   auto it = flows_.find(flow_id);
   if (it == flows_.end()) return;
   auto flow = std::move(it->second);
   flows_.erase(it);
   half_closing_.erase(flow_id);
-  for (const auto& side : flow->sides) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, side.fd, nullptr);
+  for (const auto& side : flow->sides) {
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, side.fd, nullptr);
+    by_cookie_.erase(side.cookie);
+    paused_.erase(side.cookie);
+  }
   datapath_.remove(flow->owned.sockets);
   const auto backend_id = flow->owned.backend_id;
   flow.reset();  // closes both descriptors

@@ -1,9 +1,12 @@
-// Owns the descriptors of every spliced flow after the handshake and watches them for hang-ups.
-// The kernel moves the bytes; this class only sees each flow begin and end:
+// Owns the descriptors of every spliced flow after the handshake and watches over them. The
+// kernel moves the bytes; this class sees each flow begin and end, and paces it under backpressure:
 //  - a FIN on one side: wait until everything the verdict redirected from it has entered the
 //    peer's TCP send path, then shut the peer's write side (half-close, as TCP has it);
-//  - both sides finished, or an error/reset on either: remove the pair from the maps, close both.
-// One thread, one epoll set armed for EPOLLRDHUP only, so flowing data never wakes it.
+//  - both sides finished, or an error/reset on either: remove the pair from the maps, close both;
+//  - a pause request from the verdict (peer over its limit, see bpf/lib/backpressure.h): take the
+//    sending socket out of the verdict until the peer's receiver has caught up, then put it back.
+// One thread and one epoll set armed for EPOLLRDHUP (and the events ring), so flowing data never
+// wakes it.
 #pragma once
 
 #include "core/unique_fd.h"
@@ -18,6 +21,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+struct ring_buffer;
+
 namespace wsteer::proxy {
 
 struct SplicedFlow {
@@ -26,24 +31,34 @@ struct SplicedFlow {
   datapath::FlowSockets sockets;  // fds and cookies as inserted in the maps
   std::uint32_t backend_id = 0;
   // tcp_bytes_written() of each socket after the agent's own last write, before the verdict ran:
-  // what the peer's send path holds beyond this came from the verdict.
+  // what the socket's send path holds beyond this came from the verdict.
   std::uint64_t client_written_base = 0;
   std::uint64_t backend_written_base = 0;
+};
+
+struct SplicedFlowStats {
+  std::size_t flows = 0;
+  std::size_t paused_sockets = 0;
+  std::uint64_t bytes_in_middle = 0;  // redirected but not yet acknowledged by the receivers
+  std::uint64_t pauses_total = 0;
 };
 
 class SplicedFlows {
  public:
   using ClosedHandler = std::function<void(std::uint32_t backend_id)>;
 
-  SplicedFlows(datapath::SpliceDatapath& datapath, ClosedHandler on_closed,
-               std::chrono::milliseconds drain_timeout = std::chrono::seconds(5));
+  // `flow_limit`: bytes one direction of a flow may hold in the middle (0: no backpressure).
+  SplicedFlows(datapath::SpliceDatapath& datapath, ClosedHandler on_closed, std::uint32_t flow_limit,
+               std::chrono::milliseconds drain_timeout = std::chrono::seconds(120));
   ~SplicedFlows();  // closes every flow still open
   SplicedFlows(const SplicedFlows&) = delete;
   SplicedFlows& operator=(const SplicedFlows&) = delete;
 
+  std::uint32_t flow_limit() const { return flow_limit_; }
   // Takes ownership of a flow whose sockets are both spliced.
   void adopt(SplicedFlow flow);
   std::size_t size() const;
+  SplicedFlowStats stats() const;
   // Ends every flow now (after the shutdown grace period).
   void close_all();
 
@@ -53,18 +68,26 @@ class SplicedFlows {
 
   void run();
   void on_event(std::uint64_t flow_id, int side, std::uint32_t events);
+  void on_pause_request(std::uint64_t cookie);
   void advance_half_closes();
   void try_half_close(Flow& flow, int side);
-  void finish(std::uint64_t flow_id);
+  void advance_paused();
+  std::uint64_t bytes_in_middle(const Flow& flow, int from) const;
+  void finish_locked(std::uint64_t flow_id);
 
   datapath::SpliceDatapath& datapath_;
   ClosedHandler on_closed_;
+  std::uint32_t flow_limit_;
   std::chrono::milliseconds drain_timeout_;
   UniqueFd epoll_;
   UniqueFd wake_;  // eventfd: stop
+  ring_buffer* events_ = nullptr;
   mutable std::mutex mutex_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Flow>> flows_;
+  std::unordered_map<std::uint64_t, std::pair<std::uint64_t, int>> by_cookie_;  // cookie -> flow, side
   std::unordered_set<std::uint64_t> half_closing_;  // flows with a FIN not yet propagated
+  std::unordered_set<std::uint64_t> paused_;        // cookies of paused sockets
+  std::uint64_t pauses_total_ = 0;
   std::uint64_t next_id_ = 1;
   bool stopping_ = false;
   std::thread thread_;
