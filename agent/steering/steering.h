@@ -75,6 +75,11 @@ class Steering {
   // Operator actions (wsteerctl drain/undrain). False if no backend has that name.
   virtual bool set_draining(const std::string& name, bool draining) = 0;
 
+  // Verdict of the agent's periodic TCP probe: an unhealthy backend gets no new connections
+  // until a probe finds it healthy again, which also resets the passive circuit breaker.
+  // Unknown ids are ignored. (Additive: the default ignores probes.)
+  virtual void set_healthy(std::uint32_t backend_id, bool healthy) {}
+
   virtual std::vector<BackendStatus> snapshot() const = 0;
   // The current Maglev table: backend id per slot (published to the wsteer_maglev BPF map).
   virtual std::shared_ptr<const std::vector<std::uint32_t>> maglev_table() const = 0;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace wsteer::steering {
@@ -27,6 +28,16 @@ struct SteeringConfig {
   std::uint32_t maglev_size = 65537;  // prime, > 100 x backends
   std::uint64_t seed = 0x77737465657221ULL;  // same on every node so agents agree
 };
+
+// Parses the --hash-key flag value, e.g. "query:room, sec-websocket-key": comma-separated
+// sources, blanks ignored, each checked. Throws std::invalid_argument on an unknown or malformed
+// source or an empty list.
+std::vector<std::string> parse_hash_key_list(std::string_view comma_list);
+
+// Throws std::invalid_argument with a clear message when `config` cannot work: unknown key
+// source, table size not prime or above WSTEER_MAGLEV_MAX_SIZE, balance factor in (0, 1), or
+// unusable cookie settings (bad name, short secret, SameSite=None without Secure, ...).
+void validate_steering_config(const SteeringConfig& config);
 
 class Steering;
 // Builds the production steering (Maglev + key policies + cookies + bounded load + states).
