@@ -116,7 +116,10 @@ int run_agent(const AgentConfig& config) {
     endpoints_loaded = true;
     spdlog::info("endpoints: {} backends (version {})", list.size(), steering->endpoints_version());
   });
-  watcher.start();
+  // A bad first read does not stop the agent: it reports it and stays not-ready until the file is
+  // fixed (the watcher keeps watching).
+  if (auto started = watcher.start(); !started)
+    spdlog::error("endpoints: {} (not ready until the file is fixed)", started.error().message());
 
   proxy::ProxyContext ctx{config.proxy, *steering, metrics, datapath.get(), spliced.get()};
 

@@ -3,6 +3,7 @@
 
 #include "proxy/proxy_context.h"
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 

@@ -175,10 +175,10 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
 
   // 4. Relay the request, then any bytes the client sent after it, and read the answer.
   const auto client_ip = client_endpoint.address().to_string();
-  if (auto xff = request[http::field::x_forwarded_for]; !xff.empty())
-    request.set(http::field::x_forwarded_for, std::string(xff) + ", " + client_ip);
+  if (auto xff = request["X-Forwarded-For"]; !xff.empty())
+    request.set("X-Forwarded-For", std::string(xff) + ", " + client_ip);
   else
-    request.set(http::field::x_forwarded_for, client_ip);
+    request.set("X-Forwarded-For", client_ip);
   request.set("X-Forwarded-Proto", cfg.forwarded_proto);
   backend.expires_after(cfg.backend_response_timeout);
   auto [write_ec, _] = co_await http::async_write(backend, request, kUse);
