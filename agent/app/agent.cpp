@@ -7,6 +7,7 @@
 #include "metrics/agent_metrics.h"
 #include "metrics/datapath_collector.h"
 #include "metrics/function_collector.h"
+#include "proxy/health_prober.h"
 #include "proxy/listener.h"
 #include "proxy/proxy_context.h"
 #include "proxy/spliced_flows.h"
@@ -19,7 +20,9 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -56,18 +59,36 @@ wsteer_backend_info to_backend_info(const steering::BackendStatus& b) {
 }
 
 // Mirrors the steering state into the pinned maps so wsteerctl can read it with the agent down.
-void publish(datapath::SpliceDatapath* dp, const steering::Steering& steering) {
-  if (!dp) return;
-  std::vector<bool> used(WSTEER_MAX_BACKENDS);
-  for (const auto& b : steering.snapshot()) {
-    if (b.backend.id >= WSTEER_MAX_BACKENDS) continue;
-    used[b.backend.id] = true;
-    dp->publish_backend(b.backend.id, to_backend_info(b));
+// Backend states change without an endpoints update (drain, circuit breaker), so this runs on a
+// timer; the Maglev table is rewritten only when the endpoint set changed.
+class MapPublisher {
+ public:
+  MapPublisher(datapath::SpliceDatapath& dp, const steering::Steering& steering) : dp_(dp), steering_(steering) {}
+
+  void publish() {
+    std::lock_guard lock(mutex_);
+    std::vector<std::uint32_t> now_used;
+    for (const auto& b : steering_.snapshot()) {
+      if (b.backend.id >= WSTEER_MAX_BACKENDS) continue;
+      now_used.push_back(b.backend.id);
+      dp_.publish_backend(b.backend.id, to_backend_info(b));
+    }
+    for (auto id : used_)
+      if (std::find(now_used.begin(), now_used.end(), id) == now_used.end()) dp_.publish_backend(id, wsteer_backend_info{});
+    used_ = std::move(now_used);
+    if (const auto version = steering_.endpoints_version(); version != maglev_version_) {
+      if (auto table = steering_.maglev_table()) dp_.publish_maglev(*table);
+      maglev_version_ = version;
+    }
   }
-  for (std::uint32_t id = 0; id < WSTEER_MAX_BACKENDS; ++id)
-    if (!used[id]) dp->publish_backend(id, wsteer_backend_info{});
-  if (auto table = steering.maglev_table()) dp->publish_maglev(*table);
-}
+
+ private:
+  datapath::SpliceDatapath& dp_;
+  const steering::Steering& steering_;
+  std::mutex mutex_;  // endpoints thread and timer
+  std::vector<std::uint32_t> used_;
+  std::uint64_t maglev_version_ = ~0ULL;
+};
 
 std::vector<prometheus::MetricFamily> flow_families(const proxy::SplicedFlows& spliced) {
   const auto s = spliced.stats();
@@ -109,10 +130,12 @@ int run_agent(const AgentConfig& config) {
   if (spliced) metrics.add_collectable(std::make_shared<metrics::FunctionCollector>([&] { return flow_families(*spliced); }));
 
   // Endpoints: the first read must succeed; later bad edits keep the last good list.
+  std::unique_ptr<MapPublisher> publisher;
+  if (datapath) publisher = std::make_unique<MapPublisher>(*datapath, *steering);
   std::atomic<bool> endpoints_loaded{false};
   endpoints::EndpointsFileWatcher watcher(config.endpoints_file, [&](const steering::EndpointList& list) {
     steering->update_endpoints(list);
-    publish(datapath.get(), *steering);
+    if (publisher) publisher->publish();
     endpoints_loaded = true;
     spdlog::info("endpoints: {} backends (version {})", list.size(), steering->endpoints_version());
   });
@@ -136,6 +159,18 @@ int run_agent(const AgentConfig& config) {
   listener.start();
   spdlog::info("listening on {}:{} ({} datapath, {} workers)", config.listen.address().to_string(),
                config.listen.port(), splice ? "splice" : "userspace", nworkers);
+
+  proxy::HealthProber prober(control, *steering);
+  prober.start();
+  asio::steady_timer publish_timer(control);
+  std::function<void()> publish_tick = [&] {
+    if (publisher) publisher->publish();
+    publish_timer.expires_after(std::chrono::seconds(1));
+    publish_timer.async_wait([&](boost::system::error_code ec) {
+      if (!ec) publish_tick();
+    });
+  };
+  publish_tick();
 
   std::unique_ptr<admin::AdminServer> admin;
   if (config.metrics_listen) {

@@ -16,7 +16,9 @@ namespace {
 // Every setting as it may come from a flag or from the YAML file (same names).
 struct Settings {
   std::optional<std::string> listen, endpoints_file, metrics_listen, bpffs, datapath, log_level, log_format,
-      hash_key, sticky_cookie, cookie_secret_file;
+      hash_key, sticky_cookie, cookie_secret_file, cookie_path, cookie_same_site;
+  std::optional<bool> cookie_secure, cookie_http_only;
+  std::optional<std::uint32_t> cookie_max_age;
   std::optional<unsigned> workers;
   std::optional<double> shutdown_grace, balance_factor, handshake_timeout, connect_timeout;
   std::optional<std::uint32_t> maglev_size, flow_buffer;
@@ -65,6 +67,11 @@ Settings read_yaml(const std::filesystem::path& path) {
       }
     } else if (key == "sticky-cookie") take(s.sticky_cookie, v, "sticky-cookie");
     else if (key == "cookie-secret-file") take(s.cookie_secret_file, v, "cookie-secret-file");
+    else if (key == "cookie-path") take(s.cookie_path, v, "cookie-path");
+    else if (key == "cookie-max-age") take(s.cookie_max_age, v, "cookie-max-age");
+    else if (key == "cookie-secure") take(s.cookie_secure, v, "cookie-secure");
+    else if (key == "cookie-http-only") take(s.cookie_http_only, v, "cookie-http-only");
+    else if (key == "cookie-same-site") take(s.cookie_same_site, v, "cookie-same-site");
     else if (key == "balance-factor") take(s.balance_factor, v, "balance-factor");
     else if (key == "maglev-size") take(s.maglev_size, v, "maglev-size");
     else if (key == "flow-buffer") take(s.flow_buffer, v, "flow-buffer");
@@ -88,6 +95,11 @@ void merge(Settings& flags, const Settings& file) {
   fill(flags.hash_key, file.hash_key);
   fill(flags.sticky_cookie, file.sticky_cookie);
   fill(flags.cookie_secret_file, file.cookie_secret_file);
+  fill(flags.cookie_path, file.cookie_path);
+  fill(flags.cookie_max_age, file.cookie_max_age);
+  fill(flags.cookie_secure, file.cookie_secure);
+  fill(flags.cookie_http_only, file.cookie_http_only);
+  fill(flags.cookie_same_site, file.cookie_same_site);
   fill(flags.workers, file.workers);
   fill(flags.shutdown_grace, file.shutdown_grace);
   fill(flags.balance_factor, file.balance_factor);
@@ -95,17 +107,6 @@ void merge(Settings& flags, const Settings& file) {
   fill(flags.connect_timeout, file.connect_timeout);
   fill(flags.maglev_size, file.maglev_size);
   fill(flags.flow_buffer, file.flow_buffer);
-}
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    const auto b = item.find_first_not_of(" \t");
-    const auto e = item.find_last_not_of(" \t");
-    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
-  }
-  return out;
 }
 
 std::string read_secret(const std::filesystem::path& path) {
@@ -140,18 +141,23 @@ AgentConfig build(const Settings& s) {
   if (s.log_format) c.log_format = *s.log_format;
   if (s.handshake_timeout) c.proxy.handshake_timeout = to_ms(*s.handshake_timeout, "handshake-timeout");
   if (s.connect_timeout) c.proxy.connect_timeout = to_ms(*s.connect_timeout, "connect-timeout");
-  if (s.hash_key) c.steering.hash_key = split_list(*s.hash_key);
+  if (s.hash_key) c.steering.hash_key = steering::parse_hash_key_list(*s.hash_key);
   if (s.sticky_cookie) c.steering.cookie.name = *s.sticky_cookie;
   if (s.cookie_secret_file) {
     c.steering.cookie.secret = read_secret(*s.cookie_secret_file);
   } else if (const char* env = std::getenv("WSTEER_COOKIE_SECRET")) {
     c.steering.cookie.secret = env;
   }
-  if (!c.steering.cookie.name.empty() && c.steering.cookie.secret.size() < 16)
-    throw std::invalid_argument("--sticky-cookie needs a secret of at least 16 bytes (--cookie-secret-file or WSTEER_COOKIE_SECRET)");
+  auto& cookie = c.steering.cookie;
+  if (s.cookie_path) cookie.path = *s.cookie_path;
+  if (s.cookie_max_age) cookie.max_age_seconds = *s.cookie_max_age;
+  if (s.cookie_secure) cookie.secure = *s.cookie_secure;
+  if (s.cookie_http_only) cookie.http_only = *s.cookie_http_only;
+  if (s.cookie_same_site) cookie.same_site = *s.cookie_same_site;
   if (s.balance_factor) c.steering.balance_factor = *s.balance_factor;
   if (s.maglev_size) c.steering.maglev_size = *s.maglev_size;
   if (s.flow_buffer) c.proxy.flow_buffer = *s.flow_buffer;
+  steering::validate_steering_config(c.steering);
   return c;
 }
 
@@ -189,6 +195,11 @@ AgentConfig parse_agent_config(int argc, char** argv) {
   app.add_option("--hash-key", flags.hash_key, "key sources tried in order, e.g. query:room,sec-websocket-key");
   app.add_option("--sticky-cookie", flags.sticky_cookie, "name of the signed cookie naming the chosen backend");
   app.add_option("--cookie-secret-file", flags.cookie_secret_file, "file with the HMAC secret (or env WSTEER_COOKIE_SECRET)");
+  app.add_option("--cookie-path", flags.cookie_path, "sticky cookie Path (default /)");
+  app.add_option("--cookie-max-age", flags.cookie_max_age, "sticky cookie Max-Age in seconds (default 3600)");
+  app.add_option("--cookie-secure", flags.cookie_secure, "sticky cookie Secure attribute (true|false, default false)");
+  app.add_option("--cookie-http-only", flags.cookie_http_only, "sticky cookie HttpOnly attribute (true|false, default true)");
+  app.add_option("--cookie-same-site", flags.cookie_same_site, "sticky cookie SameSite: Strict|Lax|None (default Lax)");
   app.add_option("--balance-factor", flags.balance_factor, "bounded load: max active per backend as a factor of the mean (e.g. 1.25)");
   app.add_option("--flow-buffer", flags.flow_buffer,
                  "bytes one direction of a spliced flow may hold in the kernel before the sender is paused (default 4 MiB, 0: off)");

@@ -224,8 +224,12 @@ void SpliceDatapath::publish_backend(std::uint32_t id, const wsteer_backend_info
 
 void SpliceDatapath::publish_maglev(const std::vector<std::uint32_t>& table) {
   const int fd = bpf_map__fd(skel_->maps.wsteer_maglev);
-  const std::uint32_t n = std::min<std::uint32_t>(static_cast<std::uint32_t>(table.size()), maglev_size_);
-  for (std::uint32_t slot = 0; slot < n; ++slot) bpf_map_update_elem(fd, &slot, &table[slot], BPF_ANY);
+  std::uint32_t n = std::min<std::uint32_t>(static_cast<std::uint32_t>(table.size()), maglev_size_);
+  std::vector<std::uint32_t> slots(n);
+  for (std::uint32_t slot = 0; slot < n; ++slot) slots[slot] = slot;
+  // One syscall for the whole table instead of one per slot.
+  if (bpf_map_update_batch(fd, slots.data(), table.data(), &n, nullptr) != 0)
+    spdlog::warn("publish Maglev table: {}", std::strerror(errno));
 }
 
 }  // namespace wsteer::datapath

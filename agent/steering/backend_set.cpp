@@ -45,14 +45,16 @@ std::vector<std::optional<std::uint32_t>> BackendSet::relist(std::span<const Bac
     ++it;  // free_locked() erases the current entry
     if (still_listed.contains(id)) continue;
     auto& slot = slots_[id];
-    slot.listed.store(false, std::memory_order_relaxed);
-    if (slot.active.load(std::memory_order_relaxed) == 0) free_locked(id);
+    // Sequentially consistent with on_closed(): one of the two sees the other's write and frees.
+    slot.listed.store(false);
+    if (slot.active.load() == 0) free_locked(id);
   }
   return result;
 }
 
 std::optional<std::uint32_t> BackendSet::allocate_locked(const Backend& backend) {
-  for (std::uint32_t id = 0; id < kMaxBackends; ++id) {
+  for (std::uint32_t n = 0; n < kMaxBackends; ++n) {
+    const auto id = (next_id_ + n) % kMaxBackends;
     auto& slot = slots_[id];
     // A free slot still counting connections belongs to a backend whose connect raced its
     // removal; reusing it would hand that straggler's on_closed() to a newcomer.
@@ -67,6 +69,7 @@ std::optional<std::uint32_t> BackendSet::allocate_locked(const Backend& backend)
     slot.probe_down.store(false, std::memory_order_relaxed);
     slot.operator_draining.store(false, std::memory_order_relaxed);
     ids_.emplace(backend.name, id);
+    next_id_ = (id + 1) % kMaxBackends;
     return id;
   }
   return std::nullopt;
@@ -95,12 +98,11 @@ void BackendSet::on_closed(std::uint32_t id) {
   auto active = slot.active.load(std::memory_order_relaxed);
   do {
     if (active == 0) return;  // an unmatched close must not wrap the count around
-  } while (!slot.active.compare_exchange_weak(active, active - 1, std::memory_order_relaxed));
-  if (active == 1 && !slot.listed.load(std::memory_order_relaxed)) {
+  } while (!slot.active.compare_exchange_weak(active, active - 1));
+  if (active == 1 && !slot.listed.load()) {
     // The last connection of a backend that left the list: its id may go to a newcomer now.
     std::lock_guard lock(mutex_);
-    if (!slot.listed.load(std::memory_order_relaxed) && slot.active.load(std::memory_order_relaxed) == 0)
-      free_locked(id);
+    if (!slot.listed.load() && slot.active.load() == 0) free_locked(id);
   }
 }
 

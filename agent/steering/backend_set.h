@@ -42,7 +42,7 @@ class BackendSet {
   explicit BackendSet(CircuitBreakerPolicy breaker = {}, Clock clock = std::chrono::steady_clock::now);
 
   // Makes `listed` the listed backends (unique names; ids ignored). Known names keep their ids;
-  // new names get the lowest free id; backends no longer listed are freed now when idle, else
+  // new names get the next free id after the last one handed out (see allocate_locked); backends no longer listed are freed now when idle, else
   // they drain and are freed by their last on_closed(). Returns the id of each listed backend, in
   // the same order; one beyond kMaxBackends gets none (and a log line).
   std::vector<std::optional<std::uint32_t>> relist(std::span<const Backend> listed);
@@ -83,7 +83,10 @@ class BackendSet {
     Backend backend;
   };
 
-  // With mutex_ held: a slot neither in use nor still counting a straggler's connection.
+  // With mutex_ held: the next slot, round-robin from next_id_, neither in use nor still counting
+  // a straggler's connection. Round-robin rather than lowest-free: in a rolling update the
+  // newcomer would otherwise take the id of the pod it replaces while a connect chosen before
+  // the update is still in flight, and that connection would be counted against the newcomer.
   std::optional<std::uint32_t> allocate_locked(const Backend& backend);
   void free_locked(std::uint32_t id);
 
@@ -91,6 +94,7 @@ class BackendSet {
   Clock clock_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::uint32_t> ids_;  // guarded by mutex_
+  std::uint32_t next_id_ = 0;                           // guarded by mutex_
   std::array<Slot, kMaxBackends> slots_;
 };
 

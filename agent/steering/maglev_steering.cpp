@@ -205,9 +205,12 @@ void MaglevSteering::update_endpoints(const EndpointList& endpoints) {
     generation->members.push_back(std::move(member));
   }
   auto table = build_maglev_table(maglev_members, config_.maglev_size, config_.seed);
-  for (const auto id : table) ++generation->members[static_cast<std::size_t>(generation->member_index[id])].slots;
+  for (const auto id : table) {
+    auto& member = generation->members[static_cast<std::size_t>(generation->member_index[id])];
+    // Counted from the table: a member whose weight is tiny next to the others may own no slot.
+    if (member.slots++ == 0) ++generation->table_members;
+  }
   generation->table = std::make_shared<const std::vector<std::uint32_t>>(std::move(table));
-  generation->table_members = static_cast<std::uint32_t>(maglev_members.size());
   if (config_.maglev_size < 100ULL * maglev_members.size())
     spdlog::warn("steering: maglev-size {} is below 100 x {} backends; shares and key movement get coarse",
                  config_.maglev_size, maglev_members.size());
