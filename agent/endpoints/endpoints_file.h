@@ -20,7 +20,8 @@ namespace wsteer::endpoints {
 // changes. on_change sees each new list once: not a re-read that left the list as it was (a comment
 // edit, a change to another file), nor a malformed file, which logs one warning naming the line and
 // keeps the last good list. on_change runs on the thread calling start() for the first list and on
-// the watcher's thread afterwards, never on both at once.
+// the watcher's thread afterwards, never on both at once; it must not throw (on the watcher's
+// thread that would end the process).
 class EndpointsFileWatcher {
  public:
   using Callback = std::function<void(const steering::EndpointList&)>;
