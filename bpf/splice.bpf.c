@@ -87,6 +87,10 @@ int wsteer_splice_verdict(struct __sk_buff *skb)
 	__u32 len = skb->len;
 	__u32 dir = side->direction == WSTEER_DIR_BACKEND_TO_CLIENT ? WSTEER_DIR_BACKEND_TO_CLIENT
 								    : WSTEER_DIR_CLIENT_TO_BACKEND;
+	/* Backpressure: keep the skb on this socket (its window closes) while the peer is full. */
+	if (wsteer_should_hold(&wsteer_targets, side, cookie, len))
+		return SK_PASS;
+
 	__u64 peer = side->peer_cookie;
 	long verdict = bpf_sk_redirect_hash(skb, &wsteer_targets, &peer, 0);
 	if (verdict != SK_PASS) {
@@ -98,7 +102,6 @@ int wsteer_splice_verdict(struct __sk_buff *skb)
 
 	__sync_fetch_and_add(&side->bytes, len);
 	__sync_fetch_and_add(&side->skbs, 1);
-	wsteer_check_backpressure(&wsteer_targets, side, cookie);
 	if (stats) {
 		stats->bytes[dir] += len;
 		stats->skbs[dir]++;

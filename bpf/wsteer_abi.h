@@ -39,17 +39,22 @@ struct wsteer_flow_side {
 	__u8 client_addr[16];    /* the client's address, IPv4 as ::ffff:a.b.c.d */
 	__u16 client_port;       /* host byte order */
 	__u8 direction;          /* enum wsteer_direction */
-	__u8 paused;             /* set by the verdict when the peer is over `limit` (backpressure) */
+	__u8 pad0;
 	__u32 backend_id;        /* index into wsteer_backend_counters / wsteer_backends */
-	/* Backpressure (agent writes these before the socket is spliced, the verdict reads them):
-	 * bytes in the middle = bytes + peer_written_base - peer's tcp bytes_acked, i.e. what was
-	 * redirected but the peer's receiver has not yet acknowledged. */
+	/* Backpressure (see lib/backpressure.h). The agent writes these two before the socket is
+	 * spliced; bytes in the middle = bytes + peer_written_base - peer's tcp bytes_acked. */
 	__u64 peer_written_base; /* peer's bytes_acked + SIOCOUTQ when the flow was spliced */
-	__u32 limit;             /* max bytes in the middle before pausing; 0: never pause */
+	__u32 limit;             /* max bytes in the middle before holding; 0: never hold */
 	__u32 pad1;
+	__u64 held;              /* bytes the verdict kept in this socket's own queue (window closed) */
 };
 
-/* Ring-buffer record in wsteer_events: the verdict asks the agent to pause a socket. */
+/* Value of wsteer_flow_ctl, keyed by socket cookie: written by the agent only. */
+struct wsteer_flow_ctl {
+	__u64 copied; /* held bytes the agent has moved to the peer: holding ends when copied == held */
+};
+
+/* Ring-buffer record in wsteer_events: the verdict started holding a socket's bytes. */
 struct wsteer_event {
 	__u64 cookie; /* the socket whose peer is over its limit */
 	__u32 type;   /* enum wsteer_event_type */
@@ -57,7 +62,7 @@ struct wsteer_event {
 };
 
 enum wsteer_event_type {
-	WSTEER_EVENT_PAUSE = 1,
+	WSTEER_EVENT_HOLD = 1,
 };
 
 /* Value of wsteer_backend_counters (per-CPU array indexed by backend id). */

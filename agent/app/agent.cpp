@@ -94,16 +94,19 @@ std::vector<prometheus::MetricFamily> flow_families(const proxy::SplicedFlows& s
   const auto s = spliced.stats();
   auto flows = metrics::gauge_family("wsteer_spliced_flows", "Flows currently spliced in the kernel.");
   metrics::add_sample(flows, static_cast<double>(s.flows));
-  auto paused = metrics::gauge_family("wsteer_backpressure_paused_sockets",
-                                      "Spliced sockets paused because their peer is over its flow buffer.");
-  metrics::add_sample(paused, static_cast<double>(s.paused_sockets));
-  auto pauses = metrics::counter_family("wsteer_backpressure_pauses_total", "Times a spliced socket was paused.");
-  metrics::add_sample(pauses, static_cast<double>(s.pauses_total));
+  auto holding = metrics::gauge_family("wsteer_backpressure_holding_sockets",
+                                       "Spliced sockets whose bytes are held because their peer is over its flow buffer.");
+  metrics::add_sample(holding, static_cast<double>(s.holding_sockets));
+  auto holds = metrics::counter_family("wsteer_backpressure_holds_total", "Times the verdict started holding a socket's bytes.");
+  metrics::add_sample(holds, static_cast<double>(s.holds_total));
   auto middle = metrics::gauge_family("wsteer_spliced_bytes_in_flight",
                                       "Bytes redirected between spliced sockets and not yet acknowledged by their "
                                       "receivers: the kernel memory held in the middle.");
   metrics::add_sample(middle, static_cast<double>(s.bytes_in_middle));
-  return {flows, paused, pauses, middle};
+  auto moved = metrics::counter_family("wsteer_backpressure_moved_bytes_total",
+                                      "Held bytes the agent moved to their peer after a hold (these cross userspace).");
+  metrics::add_sample(moved, static_cast<double>(s.held_bytes_moved));
+  return {flows, holding, holds, middle, moved};
 }
 
 }  // namespace
@@ -143,6 +146,14 @@ int run_agent(const AgentConfig& config) {
   // fixed (the watcher keeps watching).
   if (auto started = watcher.start(); !started)
     spdlog::error("endpoints: {} (not ready until the file is fixed)", started.error().message());
+
+  metrics.add_collectable(std::make_shared<metrics::FunctionCollector>([&watcher] {
+    auto reloads = metrics::counter_family("wsteer_endpoints_reloads_total",
+                                           "Reads of a changed endpoints file, by result (error: last good list kept).");
+    metrics::add_sample(reloads, static_cast<double>(watcher.reloads_ok()), {{"result", "ok"}});
+    metrics::add_sample(reloads, static_cast<double>(watcher.reload_errors()), {{"result", "error"}});
+    return std::vector<prometheus::MetricFamily>{reloads};
+  }));
 
   proxy::ProxyContext ctx{config.proxy, *steering, metrics, datapath.get(), spliced.get()};
 

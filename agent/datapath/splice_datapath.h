@@ -50,14 +50,13 @@ class SpliceDatapath {
   boost::system::error_code add_targets(FlowSockets& flow, const FlowMeta& meta);
   // Steps 3-5: runs `fd`'s received bytes through the verdict and kicks anything already queued.
   // `peer_written_base` is tcp_bytes_written() of the peer socket now, `limit` the bytes the flow
-  // may hold in the middle before the verdict asks for a pause (0: never).
+  // may hold in the middle before the verdict holds the sender's bytes (0: never).
   boost::system::error_code splice(int fd, std::uint64_t cookie, std::uint64_t peer_written_base,
                                    std::uint32_t limit);
-  // Backpressure: stop running `cookie`'s bytes through the verdict (they wait in its receive
-  // queue, whose window closes), and start again.
-  boost::system::error_code pause(std::uint64_t cookie);
-  boost::system::error_code resume(int fd, std::uint64_t cookie);
-  // The wsteer_events ring buffer (pause requests), for libbpf's ring_buffer__new.
+  // Backpressure (bpf/lib/backpressure.h): the agent has moved `copied` of the socket's held
+  // bytes to its peer.
+  void set_copied(std::uint64_t cookie, std::uint64_t copied);
+  // The wsteer_events ring buffer ("started holding"), for libbpf's ring_buffer__new.
   int events_fd() const;
   std::optional<wsteer_flow_side> flow(std::uint64_t cookie) const;
   // Forgets the flow (its sockets leave the sockhashes when their descriptors close).

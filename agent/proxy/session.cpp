@@ -16,6 +16,8 @@
 
 #include <chrono>
 
+#include <sys/socket.h>
+
 namespace wsteer::proxy {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -254,6 +256,12 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   flow.backend_id = chosen->id;
   flow.client_written_base = datapath::tcp_bytes_written(sockets.client_fd).value_or(0);
   flow.backend_written_base = datapath::tcp_bytes_written(sockets.backend_fd).value_or(0);
+  // A fixed receive buffer bounds what a paused socket can queue (autotuning would let it grow to
+  // tcp_rmem's maximum); the kernel doubles the value for its bookkeeping.
+  if (const auto buffer = cfg.flow_buffer) {
+    const int half = static_cast<int>(buffer / 2);
+    for (int fd : {sockets.client_fd, sockets.backend_fd}) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &half, sizeof(half));
+  }
   // Each socket's peer written base lets the verdict tell what is still in the middle.
   struct Step { int fd; std::uint64_t cookie; std::uint64_t peer_written_base; };
   for (const Step& step : {Step{sockets.backend_fd, sockets.backend_cookie, flow.client_written_base},

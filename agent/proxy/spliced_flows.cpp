@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <string>
 #include <system_error>
 #include <vector>
 
@@ -30,6 +31,8 @@ struct SplicedFlows::Side {
   std::uint64_t written_base = 0;
   bool eof = false;         // the peer behind this socket sent its FIN
   bool write_shut = false;  // we shut this socket's write side (propagated the other's FIN)
+  std::uint64_t copied = 0;  // held bytes moved to the peer (mirrors wsteer_flow_ctl)
+  std::string pending;       // held bytes read from this socket, not yet accepted by the peer
 };
 
 struct SplicedFlows::Flow {
@@ -50,7 +53,7 @@ SplicedFlows::SplicedFlows(datapath::SpliceDatapath& datapath, ClosedHandler on_
       datapath_.events_fd(),
       [](void* self, void* data, size_t size) {
         if (size >= sizeof(wsteer_event))
-          static_cast<SplicedFlows*>(self)->on_pause_request(static_cast<const wsteer_event*>(data)->cookie);
+          static_cast<SplicedFlows*>(self)->on_hold(static_cast<const wsteer_event*>(data)->cookie);
         return 0;
       },
       this, nullptr);
@@ -103,7 +106,7 @@ std::size_t SplicedFlows::size() const {
 
 SplicedFlowStats SplicedFlows::stats() const {
   std::lock_guard lock(mutex_);
-  SplicedFlowStats s{flows_.size(), paused_.size(), 0, pauses_total_};
+  SplicedFlowStats s{flows_.size(), holding_.size(), 0, holds_total_, held_bytes_moved_};
   for (const auto& [id, flow] : flows_)
     for (int side : {kClient, kBackend}) s.bytes_in_middle += bytes_in_middle(*flow, side);
   return s;
@@ -121,9 +124,9 @@ void SplicedFlows::run() {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
-      busy = !half_closing_.empty() || !paused_.empty();
+      busy = !half_closing_.empty() || !holding_.empty();
     }
-    // Poll fast while a half-close or a paused flow waits for its peer, else sleep until an event.
+    // Poll fast while a half-close or a held socket waits for its peer, else sleep until an event.
     const int n = ::epoll_wait(epoll_.get(), events.data(), events.size(), busy ? 2 : 1000);
     for (int i = 0; i < n; ++i)
       if (events[i].data.u64 == kEventsToken) ring_buffer__consume(events_);  // takes the lock per record
@@ -133,7 +136,7 @@ void SplicedFlows::run() {
       if (tok == kWakeToken || tok == kEventsToken) continue;
       on_event(tok >> 1, static_cast<int>(tok & 1), events[i].events);
     }
-    advance_paused();
+    advance_holding();
     advance_half_closes();
   }
 }
@@ -159,44 +162,63 @@ void SplicedFlows::on_event(std::uint64_t flow_id, int side, std::uint32_t event
   }
 }
 
-void SplicedFlows::on_pause_request(std::uint64_t cookie) {
+void SplicedFlows::on_hold(std::uint64_t cookie) {
   std::lock_guard lock(mutex_);
-  if (!by_cookie_.contains(cookie) || paused_.contains(cookie)) return;
-  if (auto ec = datapath_.pause(cookie)) {
-    spdlog::debug("pause {}: {}", cookie, ec.message());
-    return;
-  }
-  paused_.insert(cookie);
-  ++pauses_total_;
+  if (!by_cookie_.contains(cookie)) return;
+  if (holding_.insert(cookie).second) ++holds_total_;
 }
 
-// What the socket `from` sent through the verdict that its peer's receiver has not acknowledged:
-// the peer's psock backlog plus its TCP write queue.
+// What the socket `from` sent that its peer's receiver has not acknowledged: the peer's psock
+// backlog, its TCP write queue and what is in flight.
 std::uint64_t SplicedFlows::bytes_in_middle(const Flow& flow, int from) const {
   const Side& src = flow.sides[from];
   const Side& dst = flow.sides[1 - from];
-  const std::uint64_t redirected = datapath_.redirected_bytes(src.cookie);
+  const std::uint64_t sent_total = datapath_.redirected_bytes(src.cookie) + src.copied + dst.written_base;
   const std::uint64_t acked = datapath::tcp_bytes_acked(dst.fd).value_or(0);
-  const std::uint64_t sent_total = redirected + dst.written_base;
   return sent_total > acked ? sent_total - acked : 0;
 }
 
-// A paused socket is spliced again once its peer's receiver has taken half of the limit.
-void SplicedFlows::advance_paused() {
-  const std::vector<std::uint64_t> cookies(paused_.begin(), paused_.end());
+void SplicedFlows::advance_holding() {
+  const std::vector<std::uint64_t> cookies(holding_.begin(), holding_.end());
   for (auto cookie : cookies) {
     auto where = by_cookie_.find(cookie);
-    if (where == by_cookie_.end()) {
-      paused_.erase(cookie);
-      continue;
-    }
-    auto& flow = *flows_.at(where->second.first);
-    const int from = where->second.second;
-    if (bytes_in_middle(flow, from) > flow_limit_ / 2) continue;
-    if (auto ec = datapath_.resume(flow.sides[from].fd, cookie))
-      spdlog::warn("resume flow to backend {}: {}", flow.owned.backend_id, ec.message());
-    paused_.erase(cookie);
+    if (where == by_cookie_.end() || move_held(*flows_.at(where->second.first), where->second.second))
+      holding_.erase(cookie);
   }
+}
+
+// Moves held bytes from `from` to its peer once the peer has caught up: everything redirected
+// has entered its send path (so nothing can be overtaken) and its receiver has taken half the
+// limit. Never blocks. True when nothing is held any more.
+bool SplicedFlows::move_held(Flow& flow, int from) {
+  Side& src = flow.sides[from];
+  Side& dst = flow.sides[1 - from];
+  const auto side = datapath_.flow(src.cookie);
+  if (!side) return true;
+  const std::uint64_t redirected = side->bytes;
+  const std::uint64_t written = datapath::tcp_bytes_written(dst.fd).value_or(0) - dst.written_base;
+  if (src.pending.empty() &&
+      (written < redirected + src.copied || bytes_in_middle(flow, from) > flow_limit_ / 2))
+    return false;
+  constexpr std::size_t kChunk = 64 * 1024;
+  for (std::size_t moved = 0; moved < flow_limit_ && src.copied < side->held;) {
+    if (src.pending.empty()) {
+      char buf[kChunk];
+      const std::size_t want = std::min<std::uint64_t>(kChunk, side->held - src.copied);
+      const ssize_t n = ::recv(src.fd, buf, want, MSG_DONTWAIT);
+      if (n <= 0) break;  // the verdict's SK_PASS reaches the queue through the psock worker
+      src.pending.assign(buf, static_cast<std::size_t>(n));
+    }
+    const ssize_t sent = ::send(dst.fd, src.pending.data(), src.pending.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent <= 0) break;  // the peer is full again
+    src.pending.erase(0, static_cast<std::size_t>(sent));
+    src.copied += static_cast<std::uint64_t>(sent);
+    moved += static_cast<std::size_t>(sent);
+    held_bytes_moved_ += static_cast<std::uint64_t>(sent);
+    datapath_.set_copied(src.cookie, src.copied);
+  }
+  // A held skb may be in flight to the queue: done only when the verdict's count is reached.
+  return src.pending.empty() && src.copied >= datapath_.flow(src.cookie).value_or(*side).held;
 }
 
 void SplicedFlows::advance_half_closes() {
@@ -222,7 +244,7 @@ void SplicedFlows::advance_half_closes() {
 // from `from` has entered the peer's TCP send path: shutting earlier would make the kernel's
 // backlog worker fail the rest with EPIPE. The FIN skb itself is dropped by the verdict.
 // FIONREAD cannot tell whether data still waits ahead of the FIN (with tcp_bpf it reports only the
-// psock's own queue), so "done" means: not paused, all redirected bytes written, and the verdict's
+// psock's own queue), so "done" means: nothing held, all redirected and moved bytes written, and the verdict's
 // counter unchanged since the previous look (the verdict runs right after TCP queues the data, in
 // the same softirq that signals the FIN).
 void SplicedFlows::try_half_close(Flow& flow, int from) {
@@ -233,10 +255,11 @@ void SplicedFlows::try_half_close(Flow& flow, int from) {
   const bool settled = redirected == flow.last_redirected[from];
   flow.last_redirected[from] = redirected;
   const auto now = std::chrono::steady_clock::now();
-  if (paused_.contains(src.cookie) || written < redirected || !settled) {
-    // Still moving (or paused, waiting for a slow reader): keep waiting. Give up only when
+  const bool done = !holding_.contains(src.cookie) && written >= redirected + src.copied && settled;
+  if (!done) {
+    // Still moving (or held, waiting for a slow reader): keep waiting. Give up only when
     // nothing moved for the whole drain timeout.
-    const std::uint64_t progress = redirected + written + datapath::tcp_bytes_acked(dst.fd).value_or(0);
+    const std::uint64_t progress = redirected + written + src.copied + datapath::tcp_bytes_acked(dst.fd).value_or(0);
     if (progress != flow.last_progress[from]) {
       flow.last_progress[from] = progress;
       flow.drain_deadline[from] = now + drain_timeout_;
@@ -244,8 +267,10 @@ void SplicedFlows::try_half_close(Flow& flow, int from) {
     }
     if (now < flow.drain_deadline[from]) return;
     spdlog::warn("flow to backend {}: {} bytes stuck for {} ms, closing anyway", flow.owned.backend_id,
-                 redirected - std::min(written, redirected), drain_timeout_.count());
+                 redirected + src.copied - std::min(written, redirected + src.copied), drain_timeout_.count());
   }
+  spdlog::debug("flow to backend {}: FIN from {} propagated after {} redirected and {} held bytes", flow.owned.backend_id,
+                from == kClient ? "client" : "backend", redirected, src.copied);
   ::shutdown(dst.fd, SHUT_WR);
   dst.write_shut = true;
 }
@@ -259,7 +284,7 @@ void SplicedFlows::finish_locked(std::uint64_t flow_id) {
   for (const auto& side : flow->sides) {
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, side.fd, nullptr);
     by_cookie_.erase(side.cookie);
-    paused_.erase(side.cookie);
+    holding_.erase(side.cookie);
   }
   datapath_.remove(flow->owned.sockets);
   const auto backend_id = flow->owned.backend_id;

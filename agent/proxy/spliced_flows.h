@@ -3,8 +3,9 @@
 //  - a FIN on one side: wait until everything the verdict redirected from it has entered the
 //    peer's TCP send path, then shut the peer's write side (half-close, as TCP has it);
 //  - both sides finished, or an error/reset on either: remove the pair from the maps, close both;
-//  - a pause request from the verdict (peer over its limit, see bpf/lib/backpressure.h): take the
-//    sending socket out of the verdict until the peer's receiver has caught up, then put it back.
+//  - backpressure (bpf/lib/backpressure.h): while a peer is over its limit the verdict holds the
+//    sender's bytes on the sender's own socket (its window closes); once the peer has caught up,
+//    this class moves the held bytes over, and the verdict takes over again.
 // One thread and one epoll set armed for EPOLLRDHUP (and the events ring), so flowing data never
 // wakes it.
 #pragma once
@@ -38,9 +39,10 @@ struct SplicedFlow {
 
 struct SplicedFlowStats {
   std::size_t flows = 0;
-  std::size_t paused_sockets = 0;
+  std::size_t holding_sockets = 0;    // sockets whose bytes the verdict holds (peer over limit)
   std::uint64_t bytes_in_middle = 0;  // redirected but not yet acknowledged by the receivers
-  std::uint64_t pauses_total = 0;
+  std::uint64_t holds_total = 0;
+  std::uint64_t held_bytes_moved = 0;  // held bytes the agent moved to their peer (userspace)
 };
 
 class SplicedFlows {
@@ -68,10 +70,11 @@ class SplicedFlows {
 
   void run();
   void on_event(std::uint64_t flow_id, int side, std::uint32_t events);
-  void on_pause_request(std::uint64_t cookie);
+  void on_hold(std::uint64_t cookie);
   void advance_half_closes();
   void try_half_close(Flow& flow, int side);
-  void advance_paused();
+  void advance_holding();
+  bool move_held(Flow& flow, int from);
   std::uint64_t bytes_in_middle(const Flow& flow, int from) const;
   void finish_locked(std::uint64_t flow_id);
 
@@ -86,8 +89,9 @@ class SplicedFlows {
   std::unordered_map<std::uint64_t, std::unique_ptr<Flow>> flows_;
   std::unordered_map<std::uint64_t, std::pair<std::uint64_t, int>> by_cookie_;  // cookie -> flow, side
   std::unordered_set<std::uint64_t> half_closing_;  // flows with a FIN not yet propagated
-  std::unordered_set<std::uint64_t> paused_;        // cookies of paused sockets
-  std::uint64_t pauses_total_ = 0;
+  std::unordered_set<std::uint64_t> holding_;       // cookies of sockets with held bytes
+  std::uint64_t holds_total_ = 0;
+  std::uint64_t held_bytes_moved_ = 0;
   std::uint64_t next_id_ = 1;
   bool stopping_ = false;
   std::thread thread_;

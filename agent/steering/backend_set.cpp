@@ -150,13 +150,6 @@ BackendCounters BackendSet::counters(std::uint32_t id) const {
           slot.connect_failures.load(std::memory_order_relaxed)};
 }
 
-std::optional<std::uint32_t> BackendSet::id_of(const std::string& name) const {
-  std::lock_guard lock(mutex_);
-  const auto it = ids_.find(name);
-  if (it == ids_.end()) return std::nullopt;
-  return it->second;
-}
-
 std::vector<Backend> BackendSet::unlisted() const {
   std::lock_guard lock(mutex_);
   std::vector<Backend> result;

@@ -64,7 +64,6 @@ class BackendSet {
   std::uint64_t active(std::uint32_t id) const;
   BackendCounters counters(std::uint32_t id) const;
 
-  std::optional<std::uint32_t> id_of(const std::string& name) const;
   // Backends that left the list and still drain their connections.
   std::vector<Backend> unlisted() const;
 

@@ -45,8 +45,6 @@ class KeyPolicy {
   // without the room id still lands somewhere rather than failing.
   HashKey key_for(const Request& request, const boost::asio::ip::address& client) const;
 
-  const std::vector<KeySource>& sources() const { return sources_; }
-
  private:
   std::vector<KeySource> sources_;
 };

@@ -7,6 +7,7 @@
 #include "steering/steering_config.h"
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
