@@ -49,7 +49,12 @@ MaglevSteering::MaglevSteering(const SteeringConfig& config, MaglevSteeringOptio
   auto empty = std::make_shared<Generation>();
   empty->member_index.fill(-1);
   empty->table = std::make_shared<const std::vector<std::uint32_t>>();
-  generation_.store(std::move(empty));
+  generation_ = std::move(empty);
+}
+
+std::shared_ptr<const MaglevSteering::Generation> MaglevSteering::current() const {
+  std::lock_guard lock(generation_mutex_);
+  return generation_;
 }
 
 MaglevSteering::Verdict MaglevSteering::verdict(const Member& member, std::chrono::steady_clock::time_point now) const {
@@ -90,7 +95,7 @@ const MaglevSteering::Member* MaglevSteering::sticky_target(const Generation& ge
 
 Choice MaglevSteering::choose(const Request& request, const boost::asio::ip::address& client,
                               std::size_t max_tries) const {
-  const auto generation = generation_.load(std::memory_order_acquire);
+  const auto generation = current();
   Choice choice;
   const auto& table = *generation->table;
   if (table.empty()) {
@@ -215,7 +220,10 @@ void MaglevSteering::update_endpoints(const EndpointList& endpoints) {
     spdlog::warn("steering: maglev-size {} is below 100 x {} backends; shares and key movement get coarse",
                  config_.maglev_size, maglev_members.size());
 
-  generation_.store(std::move(generation), std::memory_order_release);
+  {
+    std::lock_guard swap_lock(generation_mutex_);
+    generation_ = std::move(generation);
+  }
   version_.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -226,7 +234,7 @@ bool MaglevSteering::set_draining(const std::string& name, bool draining) { retu
 void MaglevSteering::set_healthy(std::uint32_t backend_id, bool healthy) { backends_.set_probe_healthy(backend_id, healthy); }
 
 std::vector<BackendStatus> MaglevSteering::snapshot() const {
-  const auto generation = generation_.load(std::memory_order_acquire);
+  const auto generation = current();
   const auto now = backends_.now();
   const auto table_size = static_cast<double>(std::max<std::size_t>(generation->table->size(), 1));
   std::vector<BackendStatus> statuses;
@@ -260,7 +268,7 @@ std::vector<BackendStatus> MaglevSteering::snapshot() const {
 }
 
 std::shared_ptr<const std::vector<std::uint32_t>> MaglevSteering::maglev_table() const {
-  return generation_.load(std::memory_order_acquire)->table;
+  return current()->table;
 }
 
 std::uint64_t MaglevSteering::endpoints_version() const { return version_.load(std::memory_order_relaxed); }

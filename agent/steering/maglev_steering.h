@@ -73,7 +73,12 @@ class MaglevSteering final : public Steering {
   KeyPolicy key_policy_;
   std::optional<StickyCookieCodec> cookies_;
   BackendSet backends_;
-  std::atomic<std::shared_ptr<const Generation>> generation_;
+  // The current generation. Readers copy the pointer under generation_mutex_, held only for that
+  // copy and for the swap, never during a rebuild. (libstdc++ 12's std::atomic<shared_ptr> would
+  // do the same job, but its internal lock is invisible to ThreadSanitizer.)
+  std::shared_ptr<const Generation> current() const;
+  mutable std::mutex generation_mutex_;
+  std::shared_ptr<const Generation> generation_;
   std::atomic<std::uint64_t> version_{0};
   std::mutex update_mutex_;  // one update_endpoints() at a time; never taken by choose()
 };

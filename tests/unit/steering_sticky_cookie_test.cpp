@@ -67,7 +67,7 @@ TEST(StickyCookieCodec, IgnoresGarbage) {
   const StickyCookieCodec codec(cookie_config());
   const auto now = Clock::now();
   const auto genuine = codec.encode("pod-a", now + 1h);
-  for (const std::string garbage :
+  for (const std::string& garbage :
        {std::string{}, std::string("v1"), std::string("v1..."), std::string("v2") + genuine.substr(2), genuine + ".x",
         genuine.substr(0, genuine.size() - 1), genuine + "A", std::string("v1.!!!.1.AAAA"), std::string("v1.cG9k.x.AAAA"),
         std::string("v1.cG9k.99999999999999999999999.AAAA"), std::string(4096, '.'), std::string("\0\xff", 2)}) {
@@ -171,7 +171,7 @@ TEST_F(StickySteering, ForgedStaleOrGarbledCookiesAreIgnored) {
   const StickyCookieCodec codec(cookie_config());
   auto wrong_secret = cookie_config();
   wrong_secret.secret = "not-the-agents-secret";
-  for (const std::string bad : {StickyCookieCodec(wrong_secret).encode("pod-3", Clock::now() + 1h),
+  for (const std::string& bad : {StickyCookieCodec(wrong_secret).encode("pod-3", Clock::now() + 1h),
                                 codec.encode("pod-3", Clock::now() - 1s), std::string("v1.garbage"), std::string("pod-3")}) {
     const auto r = request_avoiding("pod-3", bad);
     const auto choice = steering_->choose(r, {}, 1);
