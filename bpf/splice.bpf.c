@@ -58,9 +58,6 @@ struct {
 	__type(value, __u32);
 } wsteer_maglev SEC(".maps");
 
-/* After the maps: lib/backpressure.h looks peers up in wsteer_targets. */
-#include "lib/backpressure.h"
-
 SEC("sk_skb")
 int wsteer_splice_verdict(struct __sk_buff *skb)
 {
@@ -87,10 +84,6 @@ int wsteer_splice_verdict(struct __sk_buff *skb)
 	__u32 len = skb->len;
 	__u32 dir = side->direction == WSTEER_DIR_BACKEND_TO_CLIENT ? WSTEER_DIR_BACKEND_TO_CLIENT
 								    : WSTEER_DIR_CLIENT_TO_BACKEND;
-	/* Backpressure: keep the skb on this socket (its window closes) while the peer is full. */
-	if (wsteer_should_hold(&wsteer_targets, side, cookie, len))
-		return SK_PASS;
-
 	__u64 peer = side->peer_cookie;
 	long verdict = bpf_sk_redirect_hash(skb, &wsteer_targets, &peer, 0);
 	if (verdict != SK_PASS) {

@@ -41,29 +41,8 @@ struct wsteer_flow_side {
 	__u8 direction;          /* enum wsteer_direction */
 	__u8 pad0;
 	__u32 backend_id;        /* index into wsteer_backend_counters / wsteer_backends */
-	/* Backpressure (see lib/backpressure.h). The agent writes these two before the socket is
-	 * spliced; bytes in the middle = bytes + peer_written_base - peer's tcp bytes_acked. */
-	__u64 peer_written_base; /* peer's bytes_acked + SIOCOUTQ when the flow was spliced */
-	__u32 limit;             /* max bytes in the middle before holding; 0: never hold */
-	__u32 pad1;
-	__u64 held;              /* bytes the verdict kept in this socket's own queue (window closed) */
 };
 
-/* Value of wsteer_flow_ctl, keyed by socket cookie: written by the agent only. */
-struct wsteer_flow_ctl {
-	__u64 copied; /* held bytes the agent has moved to the peer: holding ends when copied == held */
-};
-
-/* Ring-buffer record in wsteer_events: the verdict started holding a socket's bytes. */
-struct wsteer_event {
-	__u64 cookie; /* the socket whose peer is over its limit */
-	__u32 type;   /* enum wsteer_event_type */
-	__u32 pad0;
-};
-
-enum wsteer_event_type {
-	WSTEER_EVENT_HOLD = 1,
-};
 
 /* Value of wsteer_backend_counters (per-CPU array indexed by backend id). */
 struct wsteer_backend_counters {

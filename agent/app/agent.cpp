@@ -94,19 +94,11 @@ std::vector<prometheus::MetricFamily> flow_families(const proxy::SplicedFlows& s
   const auto s = spliced.stats();
   auto flows = metrics::gauge_family("wsteer_spliced_flows", "Flows currently spliced in the kernel.");
   metrics::add_sample(flows, static_cast<double>(s.flows));
-  auto holding = metrics::gauge_family("wsteer_backpressure_holding_sockets",
-                                       "Spliced sockets whose bytes are held because their peer is over its flow buffer.");
-  metrics::add_sample(holding, static_cast<double>(s.holding_sockets));
-  auto holds = metrics::counter_family("wsteer_backpressure_holds_total", "Times the verdict started holding a socket's bytes.");
-  metrics::add_sample(holds, static_cast<double>(s.holds_total));
   auto middle = metrics::gauge_family("wsteer_spliced_bytes_in_flight",
                                       "Bytes redirected between spliced sockets and not yet acknowledged by their "
                                       "receivers: the kernel memory held in the middle.");
   metrics::add_sample(middle, static_cast<double>(s.bytes_in_middle));
-  auto moved = metrics::counter_family("wsteer_backpressure_moved_bytes_total",
-                                      "Held bytes the agent moved to their peer after a hold (these cross userspace).");
-  metrics::add_sample(moved, static_cast<double>(s.held_bytes_moved));
-  return {flows, holding, holds, middle, moved};
+  return {flows, middle};
 }
 
 }  // namespace
@@ -126,7 +118,7 @@ int run_agent(const AgentConfig& config) {
     spliced = std::make_unique<proxy::SplicedFlows>(*datapath, [&](std::uint32_t backend_id) {
       metrics.active_connections().Decrement();
       steering->on_closed(backend_id);
-    }, config.proxy.flow_buffer);
+    });
     spdlog::info("splice datapath loaded, maps pinned in {}", config.bpffs.string());
   }
   metrics.add_collectable(std::make_shared<metrics::DatapathCollector>(datapath.get(), *steering));

@@ -21,7 +21,7 @@ struct Settings {
   std::optional<std::uint32_t> cookie_max_age;
   std::optional<unsigned> workers;
   std::optional<double> shutdown_grace, balance_factor, handshake_timeout, connect_timeout;
-  std::optional<std::uint32_t> maglev_size, flow_buffer;
+  std::optional<std::uint32_t> maglev_size;
 };
 
 template <typename T>
@@ -74,7 +74,6 @@ Settings read_yaml(const std::filesystem::path& path) {
     else if (key == "cookie-same-site") take(s.cookie_same_site, v, "cookie-same-site");
     else if (key == "balance-factor") take(s.balance_factor, v, "balance-factor");
     else if (key == "maglev-size") take(s.maglev_size, v, "maglev-size");
-    else if (key == "flow-buffer") take(s.flow_buffer, v, "flow-buffer");
     else throw std::invalid_argument("config " + path.string() + ": unknown key '" + key + "'");
   }
   return s;
@@ -106,7 +105,6 @@ void merge(Settings& flags, const Settings& file) {
   fill(flags.handshake_timeout, file.handshake_timeout);
   fill(flags.connect_timeout, file.connect_timeout);
   fill(flags.maglev_size, file.maglev_size);
-  fill(flags.flow_buffer, file.flow_buffer);
 }
 
 std::string read_secret(const std::filesystem::path& path) {
@@ -156,7 +154,6 @@ AgentConfig build(const Settings& s) {
   if (s.cookie_same_site) cookie.same_site = *s.cookie_same_site;
   if (s.balance_factor) c.steering.balance_factor = *s.balance_factor;
   if (s.maglev_size) c.steering.maglev_size = *s.maglev_size;
-  if (s.flow_buffer) c.proxy.flow_buffer = *s.flow_buffer;
   steering::validate_steering_config(c.steering);
   return c;
 }
@@ -201,8 +198,6 @@ AgentConfig parse_agent_config(int argc, char** argv) {
   app.add_option("--cookie-http-only", flags.cookie_http_only, "sticky cookie HttpOnly attribute (true|false, default true)");
   app.add_option("--cookie-same-site", flags.cookie_same_site, "sticky cookie SameSite: Strict|Lax|None (default Lax)");
   app.add_option("--balance-factor", flags.balance_factor, "bounded load: max active per backend as a factor of the mean (e.g. 1.25)");
-  app.add_option("--flow-buffer", flags.flow_buffer,
-                 "bytes one direction of a spliced flow may hold in the kernel before the sender is paused (default 4 MiB, 0: off)");
   app.add_option("--maglev-size", flags.maglev_size, "Maglev table size, a prime > 100 x backends (default 65537)");
   try {
     app.parse(argc, argv);

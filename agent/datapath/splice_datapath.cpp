@@ -147,34 +147,12 @@ boost::system::error_code SpliceDatapath::add_targets(FlowSockets& flow, const F
   return {};
 }
 
-boost::system::error_code SpliceDatapath::splice(int fd, std::uint64_t cookie, std::uint64_t peer_written_base,
-                                                 std::uint32_t limit) {
-  // The verdict does not run on this socket yet, so rewriting the whole entry races with nothing.
-  const int flows = bpf_map__fd(skel_->maps.wsteer_flows);
-  wsteer_flow_side side{};
-  std::uint64_t value = 0;
-  if (bpf_map_lookup_elem(flows, &cookie, &side) != 0) return errno_code(errno);
-  side.peer_written_base = peer_written_base;
-  side.limit = limit;
-  if (bpf_map_update_elem(flows, &cookie, &side, BPF_EXIST) != 0) return errno_code(errno);
-  value = static_cast<std::uint64_t>(fd);
+boost::system::error_code SpliceDatapath::splice(int fd, std::uint64_t cookie) {
+  std::uint64_t value = static_cast<std::uint64_t>(fd);
   if (bpf_map_update_elem(bpf_map__fd(skel_->maps.wsteer_spliced), &cookie, &value, BPF_ANY) != 0)
     return errno_code(errno);
   if (!kick(fd)) return errno_code(errno);
   return {};
-}
-
-void SpliceDatapath::set_copied(std::uint64_t cookie, std::uint64_t copied) {
-  const wsteer_flow_ctl ctl{copied};
-  bpf_map_update_elem(bpf_map__fd(skel_->maps.wsteer_flow_ctl), &cookie, &ctl, BPF_ANY);
-}
-
-int SpliceDatapath::events_fd() const { return bpf_map__fd(skel_->maps.wsteer_events); }
-
-std::optional<wsteer_flow_side> SpliceDatapath::flow(std::uint64_t cookie) const {
-  wsteer_flow_side side{};
-  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.wsteer_flows), &cookie, &side) != 0) return std::nullopt;
-  return side;
 }
 
 void SpliceDatapath::remove(const FlowSockets& flow) {
@@ -182,7 +160,6 @@ void SpliceDatapath::remove(const FlowSockets& flow) {
     bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_spliced), &cookie);
     bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_targets), &cookie);
     bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_flows), &cookie);
-    bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_flow_ctl), &cookie);
   }
 }
 

@@ -49,16 +49,7 @@ class SpliceDatapath {
   // targets. No byte moves through the verdict yet. Fills in the cookies.
   boost::system::error_code add_targets(FlowSockets& flow, const FlowMeta& meta);
   // Steps 3-5: runs `fd`'s received bytes through the verdict and kicks anything already queued.
-  // `peer_written_base` is tcp_bytes_written() of the peer socket now, `limit` the bytes the flow
-  // may hold in the middle before the verdict holds the sender's bytes (0: never).
-  boost::system::error_code splice(int fd, std::uint64_t cookie, std::uint64_t peer_written_base,
-                                   std::uint32_t limit);
-  // Backpressure (bpf/lib/backpressure.h): the agent has moved `copied` of the socket's held
-  // bytes to its peer.
-  void set_copied(std::uint64_t cookie, std::uint64_t copied);
-  // The wsteer_events ring buffer ("started holding"), for libbpf's ring_buffer__new.
-  int events_fd() const;
-  std::optional<wsteer_flow_side> flow(std::uint64_t cookie) const;
+  boost::system::error_code splice(int fd, std::uint64_t cookie);
   // Forgets the flow (its sockets leave the sockhashes when their descriptors close).
   void remove(const FlowSockets& flow);
 

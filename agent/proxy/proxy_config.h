@@ -18,9 +18,6 @@ struct ProxyConfig {
   std::size_t max_tries = 3;                            // backends tried before 502
   std::size_t header_limit = 16 * 1024;                 // larger request headers get 431
   std::string forwarded_proto = "http";                 // X-Forwarded-Proto
-  // Backpressure: bytes one direction of a spliced flow may hold in the kernel between the two
-  // sockets before the sender is paused (0: never pause).
-  std::uint32_t flow_buffer = 4 * 1024 * 1024;
 };
 
 }  // namespace wsteer::proxy

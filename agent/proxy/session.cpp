@@ -16,8 +16,6 @@
 
 #include <chrono>
 
-#include <sys/socket.h>
-
 namespace wsteer::proxy {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -256,17 +254,9 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   flow.backend_id = chosen->id;
   flow.client_written_base = datapath::tcp_bytes_written(sockets.client_fd).value_or(0);
   flow.backend_written_base = datapath::tcp_bytes_written(sockets.backend_fd).value_or(0);
-  // A fixed receive buffer bounds what a paused socket can queue (autotuning would let it grow to
-  // tcp_rmem's maximum); the kernel doubles the value for its bookkeeping.
-  if (const auto buffer = cfg.flow_buffer) {
-    const int half = static_cast<int>(buffer / 2);
-    for (int fd : {sockets.client_fd, sockets.backend_fd}) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &half, sizeof(half));
-  }
-  // Each socket's peer written base lets the verdict tell what is still in the middle.
-  struct Step { int fd; std::uint64_t cookie; std::uint64_t peer_written_base; };
-  for (const Step& step : {Step{sockets.backend_fd, sockets.backend_cookie, flow.client_written_base},
-                           Step{sockets.client_fd, sockets.client_cookie, flow.backend_written_base}}) {
-    if (auto splice_ec = ctx.datapath->splice(step.fd, step.cookie, step.peer_written_base, ctx.spliced->flow_limit())) {
+  for (auto [fd, cookie] : {std::pair{sockets.backend_fd, sockets.backend_cookie},
+                            std::pair{sockets.client_fd, sockets.client_cookie}}) {
+    if (auto splice_ec = ctx.datapath->splice(fd, cookie)) {
       spdlog::warn("client {}: splice failed: {}", client_ip, splice_ec.message());
       ctx.datapath->remove(sockets);
       ctx.metrics.connection(Result::aborted, "splice_failed");

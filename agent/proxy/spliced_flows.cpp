@@ -2,14 +2,12 @@
 
 #include "datapath/socket_info.h"
 
-#include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <array>
-#include <string>
 #include <system_error>
 #include <vector>
 
@@ -19,7 +17,6 @@ namespace {
 constexpr int kClient = 0;
 constexpr int kBackend = 1;
 constexpr std::uint64_t kWakeToken = ~0ULL;
-constexpr std::uint64_t kEventsToken = ~0ULL - 1;
 
 std::uint64_t token(std::uint64_t flow_id, int side) { return flow_id << 1 | static_cast<std::uint64_t>(side); }
 
@@ -31,8 +28,6 @@ struct SplicedFlows::Side {
   std::uint64_t written_base = 0;
   bool eof = false;         // the peer behind this socket sent its FIN
   bool write_shut = false;  // we shut this socket's write side (propagated the other's FIN)
-  std::uint64_t copied = 0;  // held bytes moved to the peer (mirrors wsteer_flow_ctl)
-  std::string pending;       // held bytes read from this socket, not yet accepted by the peer
 };
 
 struct SplicedFlows::Flow {
@@ -44,26 +39,15 @@ struct SplicedFlows::Flow {
   std::array<std::uint64_t, 2> last_redirected{~0ULL, ~0ULL};
 };
 
-SplicedFlows::SplicedFlows(datapath::SpliceDatapath& datapath, ClosedHandler on_closed, std::uint32_t flow_limit,
+SplicedFlows::SplicedFlows(datapath::SpliceDatapath& datapath, ClosedHandler on_closed,
                            std::chrono::milliseconds drain_timeout)
-    : datapath_(datapath), on_closed_(std::move(on_closed)), flow_limit_(flow_limit), drain_timeout_(drain_timeout),
+    : datapath_(datapath), on_closed_(std::move(on_closed)), drain_timeout_(drain_timeout),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (!epoll_ || !wake_) throw std::system_error(errno, std::generic_category(), "epoll/eventfd");
-  events_ = ring_buffer__new(
-      datapath_.events_fd(),
-      [](void* self, void* data, size_t size) {
-        if (size >= sizeof(wsteer_event))
-          static_cast<SplicedFlows*>(self)->on_hold(static_cast<const wsteer_event*>(data)->cookie);
-        return 0;
-      },
-      this, nullptr);
-  if (!events_) throw std::system_error(errno, std::generic_category(), "ring buffer wsteer_events");
-  for (auto [fd, tok] : {std::pair{wake_.get(), kWakeToken}, std::pair{ring_buffer__epoll_fd(events_), kEventsToken}}) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = tok;
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
-  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeToken;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -76,7 +60,6 @@ SplicedFlows::~SplicedFlows() {
   [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof(one));
   thread_.join();
   close_all();
-  ring_buffer__free(events_);
 }
 
 void SplicedFlows::adopt(SplicedFlow owned) {
@@ -106,7 +89,7 @@ std::size_t SplicedFlows::size() const {
 
 SplicedFlowStats SplicedFlows::stats() const {
   std::lock_guard lock(mutex_);
-  SplicedFlowStats s{flows_.size(), holding_.size(), 0, holds_total_, held_bytes_moved_};
+  SplicedFlowStats s{flows_.size(), 0};
   for (const auto& [id, flow] : flows_)
     for (int side : {kClient, kBackend}) s.bytes_in_middle += bytes_in_middle(*flow, side);
   return s;
@@ -124,19 +107,16 @@ void SplicedFlows::run() {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
-      busy = !half_closing_.empty() || !holding_.empty();
+      busy = !half_closing_.empty();
     }
-    // Poll fast while a half-close or a held socket waits for its peer, else sleep until an event.
+    // Poll fast while a half-close waits for bytes to drain, otherwise sleep until an event.
     const int n = ::epoll_wait(epoll_.get(), events.data(), events.size(), busy ? 2 : 1000);
-    for (int i = 0; i < n; ++i)
-      if (events[i].data.u64 == kEventsToken) ring_buffer__consume(events_);  // takes the lock per record
     std::lock_guard lock(mutex_);
     for (int i = 0; i < n; ++i) {
       const auto tok = events[i].data.u64;
-      if (tok == kWakeToken || tok == kEventsToken) continue;
+      if (tok == kWakeToken) continue;
       on_event(tok >> 1, static_cast<int>(tok & 1), events[i].events);
     }
-    advance_holding();
     advance_half_closes();
   }
 }
@@ -162,63 +142,14 @@ void SplicedFlows::on_event(std::uint64_t flow_id, int side, std::uint32_t event
   }
 }
 
-void SplicedFlows::on_hold(std::uint64_t cookie) {
-  std::lock_guard lock(mutex_);
-  if (!by_cookie_.contains(cookie)) return;
-  if (holding_.insert(cookie).second) ++holds_total_;
-}
-
-// What the socket `from` sent that its peer's receiver has not acknowledged: the peer's psock
-// backlog, its TCP write queue and what is in flight.
+// What the socket `from` sent through the verdict that its peer's receiver has not acknowledged:
+// the peer's psock backlog, its TCP write queue and what is in flight.
 std::uint64_t SplicedFlows::bytes_in_middle(const Flow& flow, int from) const {
   const Side& src = flow.sides[from];
   const Side& dst = flow.sides[1 - from];
-  const std::uint64_t sent_total = datapath_.redirected_bytes(src.cookie) + src.copied + dst.written_base;
+  const std::uint64_t sent_total = datapath_.redirected_bytes(src.cookie) + dst.written_base;
   const std::uint64_t acked = datapath::tcp_bytes_acked(dst.fd).value_or(0);
   return sent_total > acked ? sent_total - acked : 0;
-}
-
-void SplicedFlows::advance_holding() {
-  const std::vector<std::uint64_t> cookies(holding_.begin(), holding_.end());
-  for (auto cookie : cookies) {
-    auto where = by_cookie_.find(cookie);
-    if (where == by_cookie_.end() || move_held(*flows_.at(where->second.first), where->second.second))
-      holding_.erase(cookie);
-  }
-}
-
-// Moves held bytes from `from` to its peer once the peer has caught up: everything redirected
-// has entered its send path (so nothing can be overtaken) and its receiver has taken half the
-// limit. Never blocks. True when nothing is held any more.
-bool SplicedFlows::move_held(Flow& flow, int from) {
-  Side& src = flow.sides[from];
-  Side& dst = flow.sides[1 - from];
-  const auto side = datapath_.flow(src.cookie);
-  if (!side) return true;
-  const std::uint64_t redirected = side->bytes;
-  const std::uint64_t written = datapath::tcp_bytes_written(dst.fd).value_or(0) - dst.written_base;
-  if (src.pending.empty() &&
-      (written < redirected + src.copied || bytes_in_middle(flow, from) > flow_limit_ / 2))
-    return false;
-  constexpr std::size_t kChunk = 64 * 1024;
-  for (std::size_t moved = 0; moved < flow_limit_ && src.copied < side->held;) {
-    if (src.pending.empty()) {
-      char buf[kChunk];
-      const std::size_t want = std::min<std::uint64_t>(kChunk, side->held - src.copied);
-      const ssize_t n = ::recv(src.fd, buf, want, MSG_DONTWAIT);
-      if (n <= 0) break;  // the verdict's SK_PASS reaches the queue through the psock worker
-      src.pending.assign(buf, static_cast<std::size_t>(n));
-    }
-    const ssize_t sent = ::send(dst.fd, src.pending.data(), src.pending.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (sent <= 0) break;  // the peer is full again
-    src.pending.erase(0, static_cast<std::size_t>(sent));
-    src.copied += static_cast<std::uint64_t>(sent);
-    moved += static_cast<std::size_t>(sent);
-    held_bytes_moved_ += static_cast<std::uint64_t>(sent);
-    datapath_.set_copied(src.cookie, src.copied);
-  }
-  // A held skb may be in flight to the queue: done only when the verdict's count is reached.
-  return src.pending.empty() && src.copied >= datapath_.flow(src.cookie).value_or(*side).held;
 }
 
 void SplicedFlows::advance_half_closes() {
@@ -244,7 +175,7 @@ void SplicedFlows::advance_half_closes() {
 // from `from` has entered the peer's TCP send path: shutting earlier would make the kernel's
 // backlog worker fail the rest with EPIPE. The FIN skb itself is dropped by the verdict.
 // FIONREAD cannot tell whether data still waits ahead of the FIN (with tcp_bpf it reports only the
-// psock's own queue), so "done" means: nothing held, all redirected and moved bytes written, and the verdict's
+// psock's own queue), so "done" means: all redirected bytes written, and the verdict's
 // counter unchanged since the previous look (the verdict runs right after TCP queues the data, in
 // the same softirq that signals the FIN).
 void SplicedFlows::try_half_close(Flow& flow, int from) {
@@ -255,11 +186,11 @@ void SplicedFlows::try_half_close(Flow& flow, int from) {
   const bool settled = redirected == flow.last_redirected[from];
   flow.last_redirected[from] = redirected;
   const auto now = std::chrono::steady_clock::now();
-  const bool done = !holding_.contains(src.cookie) && written >= redirected + src.copied && settled;
+  const bool done = written >= redirected && settled;
   if (!done) {
-    // Still moving (or held, waiting for a slow reader): keep waiting. Give up only when
+    // Still moving (a slow reader may take long): keep waiting. Give up only when
     // nothing moved for the whole drain timeout.
-    const std::uint64_t progress = redirected + written + src.copied + datapath::tcp_bytes_acked(dst.fd).value_or(0);
+    const std::uint64_t progress = redirected + written + datapath::tcp_bytes_acked(dst.fd).value_or(0);
     if (progress != flow.last_progress[from]) {
       flow.last_progress[from] = progress;
       flow.drain_deadline[from] = now + drain_timeout_;
@@ -267,10 +198,10 @@ void SplicedFlows::try_half_close(Flow& flow, int from) {
     }
     if (now < flow.drain_deadline[from]) return;
     spdlog::warn("flow to backend {}: {} bytes stuck for {} ms, closing anyway", flow.owned.backend_id,
-                 redirected + src.copied - std::min(written, redirected + src.copied), drain_timeout_.count());
+                 redirected - std::min(written, redirected), drain_timeout_.count());
   }
-  spdlog::debug("flow to backend {}: FIN from {} propagated after {} redirected and {} held bytes", flow.owned.backend_id,
-                from == kClient ? "client" : "backend", redirected, src.copied);
+  spdlog::debug("flow to backend {}: FIN from {} propagated after {} redirected bytes", flow.owned.backend_id,
+                from == kClient ? "client" : "backend", redirected);
   ::shutdown(dst.fd, SHUT_WR);
   dst.write_shut = true;
 }
@@ -284,7 +215,6 @@ void SplicedFlows::finish_locked(std::uint64_t flow_id) {
   for (const auto& side : flow->sides) {
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, side.fd, nullptr);
     by_cookie_.erase(side.cookie);
-    holding_.erase(side.cookie);
   }
   datapath_.remove(flow->owned.sockets);
   const auto backend_id = flow->owned.backend_id;

@@ -7,7 +7,7 @@
 #include <cstddef>
 
 TEST(Abi, FlowSideLayout) {
-  EXPECT_EQ(sizeof(wsteer_flow_side), 80u);
+  EXPECT_EQ(sizeof(wsteer_flow_side), 64u);
   EXPECT_EQ(offsetof(wsteer_flow_side, peer_cookie), 0u);
   EXPECT_EQ(offsetof(wsteer_flow_side, bytes), 8u);
   EXPECT_EQ(offsetof(wsteer_flow_side, skbs), 16u);
@@ -16,10 +16,7 @@ TEST(Abi, FlowSideLayout) {
   EXPECT_EQ(offsetof(wsteer_flow_side, client_addr), 40u);
   EXPECT_EQ(offsetof(wsteer_flow_side, client_port), 56u);
   EXPECT_EQ(offsetof(wsteer_flow_side, direction), 58u);
-  EXPECT_EQ(offsetof(wsteer_flow_side, paused), 59u);
   EXPECT_EQ(offsetof(wsteer_flow_side, backend_id), 60u);
-  EXPECT_EQ(offsetof(wsteer_flow_side, peer_written_base), 64u);
-  EXPECT_EQ(offsetof(wsteer_flow_side, limit), 72u);
 }
 
 TEST(Abi, CountersLayout) {
