@@ -1,0 +1,140 @@
+#include "harness/echo_server.h"
+
+#include "harness/pattern.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <openssl/sha.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+namespace wsteer::test {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using asio::ip::tcp;
+constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
+
+asio::awaitable<void> serve_ws(tcp::socket socket, std::string name) {
+  websocket::stream<beast::tcp_stream> ws(std::move(socket));
+  ws.read_message_max(300u << 20);
+  ws.set_option(websocket::stream_base::decorator(
+      [name](websocket::response_type& res) { res.set("X-Wsteer-Backend", name); }));
+  auto [accept_ec] = co_await ws.async_accept(kUse);
+  if (accept_ec) co_return;
+  beast::flat_buffer buffer;
+  for (;;) {
+    auto [ec, n] = co_await ws.async_read(buffer, kUse);
+    if (ec == websocket::error::closed) {
+      std::printf("client-closed %d %s\n", static_cast<int>(ws.reason().code), ws.reason().reason.c_str());
+      std::fflush(stdout);
+      co_return;
+    }
+    if (ec) co_return;
+    const bool text = ws.got_text();
+    const std::string msg = beast::buffers_to_string(buffer.data());
+    buffer.consume(buffer.size());
+    if (text && msg == "whoami") {
+      ws.text(true);
+      co_await ws.async_write(asio::buffer(name), kUse);
+    } else if (text && msg.rfind("stream ", 0) == 0) {
+      std::size_t left = std::stoull(msg.substr(7));
+      Pattern pattern(left);
+      ws.binary(true);
+      while (left > 0) {
+        const std::size_t chunk = std::min<std::size_t>(left, 1u << 20);
+        auto [wec, wn] = co_await ws.async_write(asio::buffer(pattern.next(chunk)), kUse);
+        if (wec) co_return;
+        left -= chunk;
+      }
+    } else if (text && msg.rfind("close ", 0) == 0) {
+      const auto space = msg.find(' ', 6);
+      websocket::close_reason reason(static_cast<websocket::close_code>(std::stoi(msg.substr(6, space - 6))),
+                                     space == std::string::npos ? "" : msg.substr(space + 1));
+      co_await ws.async_close(reason, kUse);
+      co_return;
+    } else {
+      ws.text(text);
+      auto [wec, wn] = co_await ws.async_write(asio::buffer(msg), kUse);
+      if (wec) co_return;
+    }
+  }
+}
+
+std::string accept_key(const std::string& key) {
+  const std::string input = key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  std::string out(beast::detail::base64::encoded_size(sizeof(digest)), '\0');
+  out.resize(beast::detail::base64::encode(out.data(), digest, sizeof(digest)));
+  return out;
+}
+
+// The 101 and an unmasked text frame "first" in a single write, so they share a TCP segment.
+asio::awaitable<void> serve_first_frame(tcp::socket socket, std::string name) {
+  beast::flat_buffer buffer;
+  http::request<http::empty_body> req;
+  auto [ec, n] = co_await http::async_read(socket, buffer, req, kUse);
+  if (ec) co_return;
+  const std::string head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                           "Sec-WebSocket-Accept: " + accept_key(std::string(req["Sec-WebSocket-Key"])) +
+                           "\r\nX-Wsteer-Backend: " + name + "\r\n\r\n";
+  const std::string bytes = head + std::string("\x81\x05" "first", 7);
+  co_await asio::async_write(socket, asio::buffer(bytes), kUse);
+  char sink[4096];
+  for (;;) {  // hold the connection until the client goes away
+    auto [rec, rn] = co_await socket.async_read_some(asio::buffer(sink), kUse);
+    if (rec) co_return;
+  }
+}
+
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, std::string name, bool first_frame) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(kUse);
+    if (ec) continue;
+    auto exec = acceptor.get_executor();
+    if (first_frame)
+      asio::co_spawn(exec, serve_first_frame(std::move(socket), name), asio::detached);
+    else
+      asio::co_spawn(exec, serve_ws(std::move(socket), name), asio::detached);
+  }
+}
+
+}  // namespace
+
+void echo_server_main(int argc, char** argv) {
+  if (argc < 5) {
+    std::cerr << "usage: --echo-server NAME ADDRESS PORT [--first-frame]\n";
+    std::exit(2);
+  }
+  const std::string name = argv[2];
+  const bool first_frame = argc > 5 && std::string(argv[5]) == "--first-frame";
+  asio::io_context io;
+  tcp::acceptor acceptor(io);
+  const tcp::endpoint endpoint(asio::ip::make_address(argv[3]), static_cast<unsigned short>(std::atoi(argv[4])));
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(asio::socket_base::reuse_address(true));
+  acceptor.bind(endpoint);
+  acceptor.listen(asio::socket_base::max_listen_connections);
+  std::printf("listening %s\n", name.c_str());
+  std::fflush(stdout);
+  asio::co_spawn(io, accept_loop(acceptor, name, first_frame), asio::detached);
+  io.run();
+  std::exit(0);
+}
+
+}  // namespace wsteer::test
