@@ -1,5 +1,6 @@
 #include "harness/ws_client.h"
 
+#include "demo/beast_key_fix.h"
 #include "harness/netns.h"
 
 #include <boost/asio/as_tuple.hpp>
@@ -38,6 +39,7 @@ asio::awaitable<Connected> connect_ws(const std::string& host, unsigned short po
     for (const auto& [name, value] : headers) req.set(name, value);
   }));
   websocket::response_type res;
+  demo::fresh_beast_client_key();
   co_await ws.async_handshake(res, host, target, asio::use_awaitable);
   out.backend = std::string(res["X-Wsteer-Backend"]);
   out.set_cookie = std::string(res[http::field::set_cookie]);

@@ -3,7 +3,7 @@
 // with the splice datapath and once with the userspace datapath.
 #include "harness/agent_under_test.h"
 #include "harness/netns.h"
-#include "harness/pattern.h"
+#include "demo/pattern.h"
 #include "harness/privileges.h"
 #include "harness/ws_client.h"
 
@@ -25,6 +25,8 @@
 
 namespace wsteer::test {
 namespace {
+
+using demo::Pattern;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;

@@ -1,5 +1,5 @@
-// The backend of the end-to-end tests: a Boost.Beast WebSocket server run as its own process
-// (the test binary re-executed with --echo-server) so a test can SIGKILL it like a crashed pod.
+// The echo backend of the demo and of the end-to-end tests: a Boost.Beast WebSocket server meant
+// to run as its own process (so a test can SIGKILL it like a crashed pod).
 //  - every 101 carries "X-Wsteer-Backend: NAME";
 //  - messages are echoed with their type; "whoami" answers NAME;
 //  - "stream N" answers N bytes of Pattern(N) in binary frames of up to 1 MiB;
@@ -8,9 +8,11 @@
 //  - with --first-frame, the server writes its 101 and a text frame "first" in one write().
 #pragma once
 
-namespace wsteer::test {
+#include <string>
 
-// argv: --echo-server NAME ADDRESS PORT [--first-frame]. Never returns.
-[[noreturn]] void echo_server_main(int argc, char** argv);
+namespace wsteer::demo {
 
-}  // namespace wsteer::test
+// Serves on ADDRESS:PORT until the process is killed. Throws if it cannot listen.
+void run_echo_server(const std::string& name, const std::string& address, unsigned short port, bool first_frame);
+
+}  // namespace wsteer::demo

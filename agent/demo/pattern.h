@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-namespace wsteer::test {
+namespace wsteer::demo {
 
 class Pattern {
  public:
@@ -31,4 +31,4 @@ class Pattern {
   std::uint64_t word_ = 0;
 };
 
-}  // namespace wsteer::test
+}  // namespace wsteer::demo

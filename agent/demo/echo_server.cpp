@@ -1,6 +1,6 @@
-#include "harness/echo_server.h"
+#include "demo/echo_server.h"
 
-#include "harness/pattern.h"
+#include "demo/pattern.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -15,11 +15,9 @@
 #include <openssl/sha.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <iostream>
 #include <string>
 
-namespace wsteer::test {
+namespace wsteer::demo {
 namespace {
 
 namespace asio = boost::asio;
@@ -116,25 +114,18 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, std::string name, boo
 
 }  // namespace
 
-void echo_server_main(int argc, char** argv) {
-  if (argc < 5) {
-    std::cerr << "usage: --echo-server NAME ADDRESS PORT [--first-frame]\n";
-    std::exit(2);
-  }
-  const std::string name = argv[2];
-  const bool first_frame = argc > 5 && std::string(argv[5]) == "--first-frame";
+void run_echo_server(const std::string& name, const std::string& address, unsigned short port, bool first_frame) {
   asio::io_context io;
   tcp::acceptor acceptor(io);
-  const tcp::endpoint endpoint(asio::ip::make_address(argv[3]), static_cast<unsigned short>(std::atoi(argv[4])));
+  const tcp::endpoint endpoint(asio::ip::make_address(address), port);
   acceptor.open(endpoint.protocol());
   acceptor.set_option(asio::socket_base::reuse_address(true));
   acceptor.bind(endpoint);
   acceptor.listen(asio::socket_base::max_listen_connections);
-  std::printf("listening %s\n", name.c_str());
+  std::printf("listening %s on %s:%u\n", name.c_str(), address.c_str(), port);
   std::fflush(stdout);
   asio::co_spawn(io, accept_loop(acceptor, name, first_frame), asio::detached);
   io.run();
-  std::exit(0);
 }
 
-}  // namespace wsteer::test
+}  // namespace wsteer::demo
