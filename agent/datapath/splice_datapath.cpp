@@ -179,18 +179,6 @@ wsteer_backend_counters SpliceDatapath::backend_counters(std::uint32_t backend_i
                                              libbpf_num_possible_cpus(), add_backend);
 }
 
-std::size_t SpliceDatapath::flow_sockets() const {
-  const int fd = bpf_map__fd(skel_->maps.wsteer_flows);
-  std::size_t n = 0;
-  std::uint64_t key = 0, next = 0;
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    ++n;
-    key = next;
-    prev = &key;
-  }
-  return n;
-}
 
 void SpliceDatapath::publish_backend(std::uint32_t id, const wsteer_backend_info& info) {
   if (id >= WSTEER_MAX_BACKENDS) return;

@@ -58,7 +58,6 @@ class SpliceDatapath {
   SpliceTotals totals() const;
   // One backend's counters summed over CPUs.
   wsteer_backend_counters backend_counters(std::uint32_t backend_id) const;
-  std::size_t flow_sockets() const;  // entries in wsteer_flows
 
   void publish_backend(std::uint32_t id, const wsteer_backend_info& info);
   void publish_maglev(const std::vector<std::uint32_t>& table);

@@ -1,5 +1,6 @@
 #include "harness/agent_under_test.h"
 
+#include "datapath/map_keys.h"
 #include "harness/ws_client.h"
 
 #include <bpf/bpf.h>
@@ -122,14 +123,7 @@ std::map<std::string, double> AgentUnderTest::metrics() const {
 std::size_t AgentUnderTest::flow_map_entries() const {
   const int fd = bpf_obj_get((bpffs_ / "wsteer_flows").c_str());
   if (fd < 0) throw std::runtime_error("cannot open pinned wsteer_flows in " + bpffs_.string());
-  std::size_t n = 0;
-  std::uint64_t key = 0, next = 0;
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    ++n;
-    key = next;
-    prev = &key;
-  }
+  const std::size_t n = datapath::count_map_keys(fd);
   ::close(fd);
   return n;
 }
