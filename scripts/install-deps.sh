@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs whatever wsteer needs to build, test, benchmark and run its demo that this Debian 12
+# Installs whatever wsteer needs to build, test and run its demo that this Debian 12
 # machine lacks. Only Debian's archive is used. Safe to run again: it installs nothing twice.
 set -euo pipefail
 
@@ -10,7 +10,6 @@ packages=(
   libssl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev
   iproute2 procps util-linux
-  haproxy nginx gnuplot-nox python3
 )
 
 missing=()
@@ -25,10 +24,3 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-
-# haproxy and nginx are only benchmark baselines: keep their system services from holding ports.
-for svc in haproxy nginx; do
-  if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
-    systemctl stop "$svc" || true
-  fi
-done
