@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
-  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
+  clang libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
   libssl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev
