@@ -28,13 +28,25 @@ using asio::ip::tcp;
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 
 asio::awaitable<void> serve_ws(tcp::socket socket, std::string name) {
+  beast::flat_buffer buffer;
+  http::request<http::empty_body> req;
+  auto [read_ec, read_n] = co_await http::async_read(socket, buffer, req, kUse);
+  if (read_ec) co_return;
+  if (req.target() == "/reject") {  // a backend that refuses the upgrade
+    http::response<http::string_body> res{http::status::forbidden, 11};
+    res.set("X-Wsteer-Backend", name);
+    res.body() = "no entry\n";
+    res.prepare_payload();
+    co_await http::async_write(socket, res, kUse);
+    co_return;
+  }
   websocket::stream<beast::tcp_stream> ws(std::move(socket));
   ws.read_message_max(300u << 20);
   ws.set_option(websocket::stream_base::decorator(
       [name](websocket::response_type& res) { res.set("X-Wsteer-Backend", name); }));
-  auto [accept_ec] = co_await ws.async_accept(kUse);
+  auto [accept_ec] = co_await ws.async_accept(req, kUse);
   if (accept_ec) co_return;
-  beast::flat_buffer buffer;
+  buffer.consume(buffer.size());  // clients send nothing before the 101
   for (;;) {
     auto [ec, n] = co_await ws.async_read(buffer, kUse);
     if (ec == websocket::error::closed) {

@@ -1,6 +1,6 @@
 // The echo backend of the demo and of the end-to-end tests: a Boost.Beast WebSocket server meant
 // to run as its own process (so a test can SIGKILL it like a crashed pod).
-//  - every 101 carries "X-Wsteer-Backend: NAME";
+//  - every 101 carries "X-Wsteer-Backend: NAME"; an upgrade of /reject is answered 403;
 //  - messages are echoed with their type; "whoami" answers NAME;
 //  - "stream N" answers N bytes of Pattern(N) in binary frames of up to 1 MiB;
 //  - "close CODE REASON" makes the server close with that code and reason;

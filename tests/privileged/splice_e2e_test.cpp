@@ -283,6 +283,32 @@ TEST_P(SpliceE2E, BadHandshakesGetTheRightStatus) {
   EXPECT_EQ(ask("GET / HTTP/1.1\r\nHost: x\r\n" + upgrade + key + "Sec-WebSocket-Version: 13\r\n\r\n").status, 502);
 }
 
+TEST_P(SpliceE2E, BackendRefusalIsRelayedAndBothSidesClosed) {
+  const auto reply = http_exchange(topology_->client_ns(), host(), port,
+                                   "GET /reject HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  EXPECT_EQ(reply.status, 403);
+  EXPECT_EQ(reply.body, "no entry\n");
+  EXPECT_EQ(agent_->metrics().at("wsteer_connections_total{reason=\"4xx\",result=\"backend_rejected\"}"), 1);
+  expect_connections_drain();
+}
+
+TEST_P(SpliceE2E, RefusedBackendFallsBackToTheNextOne) {
+  backends_->process(0).signal(SIGKILL);  // still listed, nothing listens
+  backends_->process(0).wait_exit(5s);
+  std::map<std::string, int> per_backend;
+  client(60s, [&]() -> awaitable<void> {
+    for (int i = 0; i < 30; ++i) {
+      auto c = co_await connect_ws(host(), port);
+      per_backend[c.backend]++;
+      EXPECT_EQ(co_await round_trip(*c.ws, "ok"), "ok");
+    }
+  });
+  EXPECT_EQ(per_backend.count("b0"), 0u);
+  EXPECT_EQ(per_backend["b1"] + per_backend["b2"], 30);
+  EXPECT_GE(metric_sum(agent_->metrics(), "wsteer_backend_connect_failures_total"), 1);
+}
+
 TEST_P(SpliceE2E, TenThousandConnectionsLeaveNothingBehind) {
   constexpr int kTotal = 10000, kBatch = 200;
   // Warm up so lazily created descriptors (epoll, timers) are already counted.

@@ -1,0 +1,79 @@
+// The agent's settings: YAML file and flags with the same names, flags winning; bad input is a
+// clear message and exit code 2.
+#include "app/agent_config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace wsteer::app {
+namespace {
+
+class AgentConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("wsteer-config-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& text) {
+    const auto path = dir_ / name;
+    std::ofstream(path) << text;
+    return path.string();
+  }
+  static AgentConfig parse(std::vector<std::string> args) {
+    args.insert(args.begin(), "wsteer-agent");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    return parse_agent_config(static_cast<int>(argv.size()), argv.data());
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(AgentConfigTest, YamlProvidesSettingsAndFlagsWin) {
+  const auto yaml = write("wsteer.yaml",
+                          "listen: 10.0.0.1:8080\n"
+                          "endpoints-file: /etc/wsteer/endpoints\n"
+                          "metrics-listen: 127.0.0.1:9090\n"
+                          "datapath: userspace\n"
+                          "hash-key: [query:room, sec-websocket-key]\n"
+                          "maglev-size: 131071\n");
+  const auto c = parse({"--config", yaml, "--listen", "[::1]:9000", "--datapath", "splice"});
+  EXPECT_EQ(c.listen.address().to_string(), "::1");  // flag wins
+  EXPECT_EQ(c.listen.port(), 9000);
+  EXPECT_EQ(c.proxy.datapath, proxy::DatapathMode::splice);  // flag wins
+  EXPECT_EQ(c.endpoints_file, "/etc/wsteer/endpoints");   // from the file
+  ASSERT_TRUE(c.metrics_listen);
+  EXPECT_EQ(c.metrics_listen->port(), 9090);
+  EXPECT_EQ(c.steering.hash_key, (std::vector<std::string>{"query:room", "sec-websocket-key"}));
+  EXPECT_EQ(c.steering.maglev_size, 131071u);
+  EXPECT_EQ(c.bpffs, "/sys/fs/bpf/wsteer");  // default
+}
+
+TEST_F(AgentConfigTest, FlagsAloneAreEnough) {
+  const auto c = parse({"--listen", "0.0.0.0:8080", "--endpoints-file", "/tmp/e", "--hash-key", "header:x-tenant"});
+  EXPECT_EQ(c.listen.port(), 8080);
+  EXPECT_FALSE(c.metrics_listen);
+  EXPECT_EQ(c.steering.hash_key, std::vector<std::string>{"header:x-tenant"});
+}
+
+using AgentConfigDeathTest = AgentConfigTest;
+
+TEST_F(AgentConfigDeathTest, BadInputExitsWithAClearMessage) {
+  EXPECT_EXIT(parse({"--endpoints-file", "/tmp/e"}), ::testing::ExitedWithCode(2), "--listen HOST:PORT is required");
+  EXPECT_EXIT(parse({"--listen", "example.com:80", "--endpoints-file", "/tmp/e"}), ::testing::ExitedWithCode(2),
+              "not an IP address");
+  EXPECT_EXIT(parse({"--listen", "1.2.3.4:80", "--endpoints-file", "/tmp/e", "--datapath", "fast"}),
+              ::testing::ExitedWithCode(2), "splice or userspace");
+  EXPECT_EXIT(parse({"--listen", "1.2.3.4:80", "--endpoints-file", "/tmp/e", "--maglev-size", "65536"}),
+              ::testing::ExitedWithCode(2), "prime");
+  const auto typo = write("typo.yaml", "listen: 1.2.3.4:80\nendpoint-file: /tmp/e\n");
+  EXPECT_EXIT(parse({"--config", typo}), ::testing::ExitedWithCode(2), "unknown key 'endpoint-file'");
+}
+
+}  // namespace
+}  // namespace wsteer::app
