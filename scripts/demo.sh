@@ -16,7 +16,7 @@ pids=()
 
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true   # the agent unpins its maps on SIGTERM
   for ns in c a b0 b1 b2; do ip netns delete "$P$ns" 2>/dev/null || true; done
   rm -rf "$WORK" "$BPFFS"
 }
@@ -24,6 +24,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$P$ns" "$@"; }
+# In the background: exec, so that $! is the program itself and cleanup can stop it.
+in_ns_bg() { local ns=$1; shift; exec nsenter --net="/run/netns/$P$ns" "$@"; }
 
 # Topology: client c and backends b0..b2, each joined to the agent namespace a by a veth pair.
 for ns in c a b0 b1 b2; do ip netns add "$P$ns"; ip -n "$P$ns" link set lo up; done
@@ -37,12 +39,12 @@ join c vc 1
 for i in 0 1 2; do join "b$i" "vb$i" "1$i"; done
 
 for i in 0 1 2; do
-  in_ns "b$i" build/bin/wsteer-demo serve --name "b$i" --host "10.78.1$i.2" --port 9000 >"$WORK/b$i.log" 2>&1 &
+  in_ns_bg "b$i" build/bin/wsteer-demo serve --name "b$i" --host "10.78.1$i.2" --port 9000 >"$WORK/b$i.log" 2>&1 &
   pids+=($!)
   echo "b$i 10.78.1$i.2:9000" >>"$WORK/endpoints"
 done
 
-in_ns a build/bin/wsteer-agent --listen 10.78.1.1:8080 --endpoints-file "$WORK/endpoints" \
+in_ns_bg a build/bin/wsteer-agent --listen 10.78.1.1:8080 --endpoints-file "$WORK/endpoints" \
   --metrics-listen 10.78.1.1:9090 --bpffs "$BPFFS" >"$WORK/agent.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do
