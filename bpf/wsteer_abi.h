@@ -39,8 +39,34 @@ struct wsteer_flow_side {
 	__u8 client_addr[16];    /* the client's address, IPv4 as ::ffff:a.b.c.d */
 	__u16 client_port;       /* host byte order */
 	__u8 direction;          /* enum wsteer_direction */
-	__u8 pad0;
+	__u8 holding;            /* backpressure: 1 while the verdict keeps this socket's bytes (see splice.bpf.c) */
 	__u32 backend_id;        /* index into wsteer_backend_counters / wsteer_backends */
+	__u64 held;              /* bytes the verdict kept on this socket for the agent to relay (backpressure) */
+	__u8 pausing;            /* backpressure: 1 once the verdict asked the agent to pause this socket */
+	__u8 pad1[7];
+};
+
+/*
+ * Value of wsteer_flow_ctl, keyed by a spliced socket's cookie. Written only by the agent (a whole-value
+ * update from userspace would lose the verdict's concurrent counter increments in wsteer_flows),
+ * read by the verdict.
+ */
+struct wsteer_flow_ctl {
+	__u64 peer_written_base; /* the peer's bytes written (acked + SIOCOUTQ) when the flow was spliced */
+	__u64 relayed;           /* held bytes the agent has written to the peer */
+};
+
+/* Kinds of wsteer_events records. */
+enum wsteer_event_kind {
+	WSTEER_EVENT_HOLD = 1,  /* the verdict started holding a socket's bytes: its peer is far over the limit */
+	WSTEER_EVENT_PAUSE = 2, /* a socket's peer went over the limit: stop feeding the verdict for a while */
+};
+
+/* A wsteer_events ring buffer record. */
+struct wsteer_event {
+	__u64 cookie; /* the socket whose bytes are held */
+	__u32 kind;   /* enum wsteer_event_kind */
+	__u32 pad0;
 };
 
 
@@ -57,6 +83,8 @@ struct wsteer_stats {
 	__u64 redirect_failures;
 	__u64 zero_len_dropped; /* FIN skbs: dropped, userspace propagates the close */
 	__u64 no_flow;          /* skbs on a socket with no wsteer_flows entry: passed to its owner */
+	__u64 held_bytes;       /* backpressure: bytes kept for the agent to relay once the peer drains */
+	__u64 holds;            /* backpressure: times a flow started holding */
 };
 
 /* Backend states as the agent publishes them in wsteer_backends. */

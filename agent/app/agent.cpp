@@ -98,7 +98,18 @@ std::vector<prometheus::MetricFamily> flow_families(const proxy::SplicedFlows& s
                                       "Bytes redirected between spliced sockets and not yet acknowledged by their "
                                       "receivers: the kernel memory held in the middle.");
   metrics::add_sample(middle, static_cast<double>(s.bytes_in_middle));
-  return {flows, middle};
+  auto held = metrics::gauge_family("wsteer_backpressure_paused_flows",
+                                    "Spliced flow directions whose sender is currently held back by backpressure.");
+  metrics::add_sample(held, static_cast<double>(s.flows_holding));
+  auto relayed = metrics::counter_family("wsteer_backpressure_relayed_bytes_total",
+                                         "Bytes the verdict held back from a sender whose reader was behind, "
+                                         "relayed by the agent once the reader caught up.");
+  metrics::add_sample(relayed, static_cast<double>(s.relayed_bytes));
+  auto holds = metrics::counter_family("wsteer_backpressure_holds_total",
+                                       "Times a spliced flow's sender was held back because its reader was behind "
+                                       "(more than --splice-buffer-limit bytes in the middle).");
+  metrics::add_sample(holds, static_cast<double>(s.holds));
+  return {flows, middle, held, relayed, holds};
 }
 
 }  // namespace
@@ -114,7 +125,8 @@ int run_agent(const AgentConfig& config) {
   std::unique_ptr<datapath::SpliceDatapath> datapath;
   std::unique_ptr<proxy::SplicedFlows> spliced;
   if (splice) {
-    datapath = std::make_unique<datapath::SpliceDatapath>(config.bpffs, config.steering.maglev_size);
+    datapath = std::make_unique<datapath::SpliceDatapath>(config.bpffs, config.steering.maglev_size,
+                                                          config.proxy.splice_buffer_limit);
     spliced = std::make_unique<proxy::SplicedFlows>(*datapath, [&](std::uint32_t backend_id) {
       metrics.active_connections().Decrement();
       steering->on_closed(backend_id);

@@ -22,6 +22,7 @@ struct Settings {
   std::optional<unsigned> workers;
   std::optional<double> shutdown_grace, balance_factor, handshake_timeout, connect_timeout;
   std::optional<std::uint32_t> maglev_size;
+  std::optional<std::uint64_t> splice_buffer_limit;
 };
 
 template <typename T>
@@ -74,6 +75,7 @@ Settings read_yaml(const std::filesystem::path& path) {
     else if (key == "cookie-same-site") take(s.cookie_same_site, v, "cookie-same-site");
     else if (key == "balance-factor") take(s.balance_factor, v, "balance-factor");
     else if (key == "maglev-size") take(s.maglev_size, v, "maglev-size");
+    else if (key == "splice-buffer-limit") take(s.splice_buffer_limit, v, "splice-buffer-limit");
     else throw std::invalid_argument("config " + path.string() + ": unknown key '" + key + "'");
   }
   return s;
@@ -105,6 +107,7 @@ void merge(Settings& flags, const Settings& file) {
   fill(flags.handshake_timeout, file.handshake_timeout);
   fill(flags.connect_timeout, file.connect_timeout);
   fill(flags.maglev_size, file.maglev_size);
+  fill(flags.splice_buffer_limit, file.splice_buffer_limit);
 }
 
 std::string read_secret(const std::filesystem::path& path) {
@@ -154,6 +157,7 @@ AgentConfig build(const Settings& s) {
   if (s.cookie_same_site) cookie.same_site = *s.cookie_same_site;
   if (s.balance_factor) c.steering.balance_factor = *s.balance_factor;
   if (s.maglev_size) c.steering.maglev_size = *s.maglev_size;
+  if (s.splice_buffer_limit) c.proxy.splice_buffer_limit = *s.splice_buffer_limit;
   steering::validate_steering_config(c.steering);
   return c;
 }
@@ -199,6 +203,10 @@ AgentConfig parse_agent_config(int argc, char** argv) {
   app.add_option("--cookie-same-site", flags.cookie_same_site, "sticky cookie SameSite: Strict|Lax|None (default Lax)");
   app.add_option("--balance-factor", flags.balance_factor, "bounded load: max active per backend as a factor of the mean (e.g. 1.25)");
   app.add_option("--maglev-size", flags.maglev_size, "Maglev table size, a prime > 100 x backends (default 65537)");
+  app.add_option("--splice-buffer-limit", flags.splice_buffer_limit,
+                 "Per flow and direction, bytes a spliced flow may hold between sender and a slow reader "
+                 "before TCP slows the sender (e.g. 4MiB; 0 = no limit; default 4MiB)")
+      ->transform(CLI::AsSizeValue(false));
   try {
     app.parse(argc, argv);
     if (config_file) merge(flags, read_yaml(*config_file));

@@ -41,6 +41,8 @@ void add_stats(wsteer_stats& a, const wsteer_stats& b) {
   a.redirect_failures += b.redirect_failures;
   a.zero_len_dropped += b.zero_len_dropped;
   a.no_flow += b.no_flow;
+  a.held_bytes += b.held_bytes;
+  a.holds += b.holds;
 }
 
 void add_backend(wsteer_backend_counters& a, const wsteer_backend_counters& b) {
@@ -66,8 +68,9 @@ int lock_pin_dir(const std::filesystem::path& dir) {
 
 }  // namespace
 
-SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32_t maglev_size)
-    : pin_dir_(pin_dir), maglev_size_(maglev_size) {
+SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32_t maglev_size,
+                               std::uint64_t flow_limit)
+    : pin_dir_(pin_dir), maglev_size_(maglev_size), flow_limit_(flow_limit) {
   ensure_bpffs(pin_dir_);
   std::filesystem::create_directories(pin_dir_);
   lock_fd_ = lock_pin_dir(pin_dir_);
@@ -81,6 +84,7 @@ SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32
   if (!skel_) throw_bpf(errno, "open BPF skeleton");
   if (int err = bpf_map__set_max_entries(skel_->maps.wsteer_maglev, maglev_size_); err)
     throw_bpf(err, "size wsteer_maglev");
+  skel_->rodata->wsteer_flow_limit = flow_limit_;
   if (int err = wsteer_splice__load(skel_); err) throw_bpf(err, "load BPF programs (need CAP_BPF)");
   if (int err = bpf_object__pin_maps(skel_->obj, pin_dir_.c_str()); err)
     throw_bpf(err, "pin maps in " + pin_dir_.string());
@@ -90,9 +94,20 @@ SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32
       err)
     throw_bpf(errno, "attach sk_skb verdict to wsteer_spliced");
   attached_ = true;
+  events_ = ring_buffer__new(
+      bpf_map__fd(skel_->maps.wsteer_events),
+      [](void* ctx, void* data, size_t size) -> int {
+        auto* self = static_cast<SpliceDatapath*>(ctx);
+        if (size >= sizeof(wsteer_event) && self->event_handler_)
+          self->event_handler_(*static_cast<const wsteer_event*>(data));
+        return 0;
+      },
+      this, nullptr);
+  if (!events_) throw_bpf(errno, "open wsteer_events ring buffer");
 }
 
 SpliceDatapath::~SpliceDatapath() {
+  if (events_) ring_buffer__free(events_);
   if (skel_) {
     if (attached_)
       bpf_prog_detach2(bpf_program__fd(skel_->progs.wsteer_splice_verdict),
@@ -160,7 +175,30 @@ void SpliceDatapath::remove(const FlowSockets& flow) {
     bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_spliced), &cookie);
     bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_targets), &cookie);
     bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_flows), &cookie);
+    bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_flow_ctl), &cookie);
   }
+}
+
+boost::system::error_code SpliceDatapath::set_flow_control(std::uint64_t cookie, std::uint64_t peer_written_base,
+                                                           std::uint64_t relayed) {
+  const wsteer_flow_ctl ctl{peer_written_base, relayed};
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.wsteer_flow_ctl), &cookie, &ctl, BPF_ANY) != 0)
+    return errno_code(errno);
+  return {};
+}
+
+std::optional<wsteer_flow_side> SpliceDatapath::flow_side(std::uint64_t cookie) const {
+  wsteer_flow_side side{};
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.wsteer_flows), &cookie, &side) != 0) return std::nullopt;
+  return side;
+}
+
+int SpliceDatapath::events_fd() const { return ring_buffer__epoll_fd(events_); }
+
+void SpliceDatapath::consume_events(const std::function<void(const wsteer_event&)>& handler) {
+  event_handler_ = handler;
+  ring_buffer__consume(events_);
+  event_handler_ = nullptr;
 }
 
 std::uint64_t SpliceDatapath::redirected_bytes(std::uint64_t cookie) const {

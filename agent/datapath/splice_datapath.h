@@ -10,11 +10,13 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
 
 struct wsteer_splice;  // the bpftool skeleton
+struct ring_buffer;    // libbpf
 
 namespace wsteer::datapath {
 
@@ -40,7 +42,9 @@ class SpliceDatapath {
  public:
   // Loads the programs and maps, pins the maps in `pin_dir` (created; stale pins from a dead
   // agent are replaced), attaches the verdict. Throws std::system_error with context on failure.
-  SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32_t maglev_size);
+  // `flow_limit`: bytes in the middle per flow and direction before the verdict holds
+  // (backpressure, see splice.bpf.c); 0 disables it.
+  SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32_t maglev_size, std::uint64_t flow_limit = 0);
   ~SpliceDatapath();  // detaches, unpins, removes pin_dir
   SpliceDatapath(const SpliceDatapath&) = delete;
   SpliceDatapath& operator=(const SpliceDatapath&) = delete;
@@ -52,6 +56,17 @@ class SpliceDatapath {
   boost::system::error_code splice(int fd, std::uint64_t cookie);
   // Forgets the flow (its sockets leave the sockhashes when their descriptors close).
   void remove(const FlowSockets& flow);
+
+  // Backpressure control of the socket `cookie` (wsteer_flow_ctl): its peer's bytes written at
+  // splice time, and how many of its held bytes the agent has relayed to the peer so far.
+  boost::system::error_code set_flow_control(std::uint64_t cookie, std::uint64_t peer_written_base,
+                                             std::uint64_t relayed = 0);
+  // The verdict's view of one spliced socket (counters, holding state), if it is in the map.
+  std::optional<wsteer_flow_side> flow_side(std::uint64_t cookie) const;
+  std::uint64_t flow_limit() const { return flow_limit_; }
+  // wsteer_events: a descriptor to poll for readability, and a drain that calls `handler` per record.
+  int events_fd() const;
+  void consume_events(const std::function<void(const wsteer_event&)>& handler);
 
   // Bytes the verdict has redirected from the socket with this cookie (0 if unknown).
   std::uint64_t redirected_bytes(std::uint64_t cookie) const;
@@ -71,6 +86,9 @@ class SpliceDatapath {
   wsteer_splice* skel_ = nullptr;
   bool attached_ = false;
   std::uint32_t maglev_size_ = 0;
+  std::uint64_t flow_limit_ = 0;
+  ring_buffer* events_ = nullptr;
+  std::function<void(const wsteer_event&)> event_handler_;  // set during consume_events()
   int lock_fd_ = -1;  // flock on pin_dir_: one agent per folder
 };
 

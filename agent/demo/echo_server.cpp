@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -14,7 +15,9 @@
 #include <boost/beast/websocket.hpp>
 #include <openssl/sha.h>
 
+#include <chrono>
 #include <cstdio>
+#include <sstream>
 #include <string>
 
 namespace wsteer::demo {
@@ -26,6 +29,44 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 using asio::ip::tcp;
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
+
+long long monotonic_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// "slowsink N RATE PAUSE_MS": a slow reader. Waits PAUSE_MS, then reads N bytes of binary
+// messages at no more than RATE bytes/s, checks them against Pattern(N), answers "sunk N ok" (or
+// "sunk N bad") and prints "sunk N at T" (steady clock, ms) when the last byte was read.
+asio::awaitable<bool> slow_sink(websocket::stream<beast::tcp_stream>& ws, beast::flat_buffer& buffer,
+                                const std::string& command) {
+  std::istringstream in(command.substr(9));
+  std::size_t total = 0, rate = 0, pause_ms = 0;
+  in >> total >> rate >> pause_ms;
+  asio::steady_timer timer(ws.get_executor());
+  timer.expires_after(std::chrono::milliseconds(pause_ms));
+  co_await timer.async_wait(kUse);
+  Pattern expected(total);
+  bool intact = true;
+  std::size_t received = 0;
+  const auto start = std::chrono::steady_clock::now();
+  while (received < total) {
+    auto [ec, n] = co_await ws.async_read(buffer, kUse);
+    if (ec) co_return false;
+    const std::string got = beast::buffers_to_string(buffer.data());
+    buffer.consume(buffer.size());
+    intact &= got == expected.next(got.size());
+    received += got.size();
+    timer.expires_at(start + std::chrono::microseconds(received * 1'000'000 / std::max<std::size_t>(rate, 1)));
+    co_await timer.async_wait(kUse);
+  }
+  std::printf("sunk %zu at %lld\n", received, monotonic_ms());
+  std::fflush(stdout);
+  ws.text(true);
+  const std::string reply = "sunk " + std::to_string(received) + (intact ? " ok" : " bad");
+  auto [wec, wn] = co_await ws.async_write(asio::buffer(reply), kUse);
+  co_return !wec;
+}
 
 asio::awaitable<void> serve_ws(tcp::socket socket, std::string name) {
   beast::flat_buffer buffer;
@@ -71,6 +112,10 @@ asio::awaitable<void> serve_ws(tcp::socket socket, std::string name) {
         if (wec) co_return;
         left -= chunk;
       }
+      std::printf("streamed %s at %lld\n", msg.substr(7).c_str(), monotonic_ms());
+      std::fflush(stdout);
+    } else if (text && msg.rfind("slowsink ", 0) == 0) {
+      if (!co_await slow_sink(ws, buffer, msg)) co_return;
     } else if (text && msg.rfind("close ", 0) == 0) {
       const auto space = msg.find(' ', 6);
       websocket::close_reason reason(static_cast<websocket::close_code>(std::stoi(msg.substr(6, space - 6))),

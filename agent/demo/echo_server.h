@@ -2,7 +2,10 @@
 // to run as its own process (so a test can SIGKILL it like a crashed pod).
 //  - every 101 carries "X-Wsteer-Backend: NAME"; an upgrade of /reject is answered 403;
 //  - messages are echoed with their type; "whoami" answers NAME;
-//  - "stream N" answers N bytes of Pattern(N) in binary frames of up to 1 MiB;
+//  - "stream N" answers N bytes of Pattern(N) in binary frames of up to 1 MiB, then prints
+//    "streamed N at T" (steady clock, ms);
+//  - "slowsink N RATE PAUSE_MS" reads N bytes of Pattern(N) slowly (after a pause, at RATE B/s),
+//    answers "sunk N ok|bad" and prints "sunk N at T";
 //  - "close CODE REASON" makes the server close with that code and reason;
 //  - a close from the client is printed as "client-closed CODE REASON" on stdout;
 //  - with --first-frame, the server writes its 101 and a text frame "first" in one write().

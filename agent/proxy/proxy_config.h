@@ -18,6 +18,9 @@ struct ProxyConfig {
   std::size_t max_tries = 3;                            // backends tried before 502
   std::size_t header_limit = 16 * 1024;                 // larger request headers get 431
   std::string forwarded_proto = "http";                 // X-Forwarded-Proto
+  // Backpressure: per spliced flow and direction, the bytes redirected but not yet acknowledged by
+  // the reader beyond which the verdict holds the sender's bytes (its TCP window closes). 0: none.
+  std::uint64_t splice_buffer_limit = 4 * 1024 * 1024;
 };
 
 }  // namespace wsteer::proxy

@@ -254,6 +254,14 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   flow.backend_id = chosen->id;
   flow.client_written_base = datapath::tcp_bytes_written(sockets.client_fd).value_or(0);
   flow.backend_written_base = datapath::tcp_bytes_written(sockets.backend_fd).value_or(0);
+  // Backpressure needs each socket's peer base before the verdict sees its first byte.
+  if (auto ec = ctx.datapath->set_flow_control(sockets.client_cookie, flow.backend_written_base);
+      ec || (ec = ctx.datapath->set_flow_control(sockets.backend_cookie, flow.client_written_base))) {
+    spdlog::warn("client {}: cannot splice: {}", client_ip, ec.message());
+    ctx.datapath->remove(sockets);
+    ctx.metrics.connection(Result::aborted, "splice_failed");
+    co_return;
+  }
   for (auto [fd, cookie] : {std::pair{sockets.backend_fd, sockets.backend_cookie},
                             std::pair{sockets.client_fd, sockets.client_cookie}}) {
     if (auto splice_ec = ctx.datapath->splice(fd, cookie)) {

@@ -7,8 +7,10 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <system_error>
+#include <tuple>
 #include <vector>
 
 namespace wsteer::proxy {
@@ -17,6 +19,15 @@ namespace {
 constexpr int kClient = 0;
 constexpr int kBackend = 1;
 constexpr std::uint64_t kWakeToken = ~0ULL;
+constexpr std::uint64_t kEventsToken = ~0ULL - 1;
+// One recv() of held bytes; the peer's send buffer is the real buffer.
+constexpr std::size_t kRelayChunk = 256 * 1024;
+
+// TCP calls the verdict only once this many bytes wait (or the receive buffer nears full).
+bool set_rcvlowat(int fd, std::uint64_t bytes) {
+  const int lowat = static_cast<int>(std::clamp<std::uint64_t>(bytes, 1, 1u << 30));
+  return ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0;
+}
 
 std::uint64_t token(std::uint64_t flow_id, int side) { return flow_id << 1 | static_cast<std::uint64_t>(side); }
 
@@ -28,6 +39,13 @@ struct SplicedFlows::Side {
   std::uint64_t written_base = 0;
   bool eof = false;         // the peer behind this socket sent its FIN
   bool write_shut = false;  // we shut this socket's write side (propagated the other's FIN)
+  // Backpressure: the verdict holds this socket's bytes; the agent relays them to the peer.
+  bool paused = false;    // SO_RCVLOWAT raised: TCP keeps new bytes in the receive queue
+  bool relaying = false;
+  std::uint64_t relayed = 0;      // held bytes written to the peer (mirrored in wsteer_flow_ctl)
+  std::vector<char> pending;      // read from this socket, not yet written to the peer
+  std::size_t pending_off = 0;
+  bool want_out = false;          // this socket's send buffer is full of relayed bytes: wait for EPOLLOUT
 };
 
 struct SplicedFlows::Flow {
@@ -48,6 +66,8 @@ SplicedFlows::SplicedFlows(datapath::SpliceDatapath& datapath, ClosedHandler on_
   ev.events = EPOLLIN;
   ev.data.u64 = kWakeToken;
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev);
+  ev.data.u64 = kEventsToken;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, datapath_.events_fd(), &ev);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -64,8 +84,13 @@ SplicedFlows::~SplicedFlows() {
 
 void SplicedFlows::adopt(SplicedFlow owned) {
   auto flow = std::make_unique<Flow>();
-  flow->sides[kClient] = {owned.sockets.client_fd, owned.sockets.client_cookie, owned.client_written_base};
-  flow->sides[kBackend] = {owned.sockets.backend_fd, owned.sockets.backend_cookie, owned.backend_written_base};
+  for (auto [side, fd, cookie, base] :
+       {std::tuple{kClient, owned.sockets.client_fd, owned.sockets.client_cookie, owned.client_written_base},
+        std::tuple{kBackend, owned.sockets.backend_fd, owned.sockets.backend_cookie, owned.backend_written_base}}) {
+    flow->sides[side].fd = fd;
+    flow->sides[side].cookie = cookie;
+    flow->sides[side].written_base = base;
+  }
   flow->owned = std::move(owned);
 
   std::lock_guard lock(mutex_);
@@ -89,7 +114,7 @@ std::size_t SplicedFlows::size() const {
 
 SplicedFlowStats SplicedFlows::stats() const {
   std::lock_guard lock(mutex_);
-  SplicedFlowStats s{flows_.size(), 0};
+  SplicedFlowStats s{flows_.size(), 0, relaying_.size() + paused_.size(), relayed_total_, holds_total_};
   for (const auto& [id, flow] : flows_)
     for (int side : {kClient, kBackend}) s.bytes_in_middle += bytes_in_middle(*flow, side);
   return s;
@@ -107,16 +132,28 @@ void SplicedFlows::run() {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
-      busy = !half_closing_.empty();
+      busy = !half_closing_.empty() || !relaying_.empty() || !paused_.empty();
     }
-    // Poll fast while a half-close waits for bytes to drain, otherwise sleep until an event.
-    const int n = ::epoll_wait(epoll_.get(), events.data(), events.size(), busy ? 2 : 1000);
+    // Poll fast while a half-close waits for bytes to drain or a relay waits for the peer's
+    // backlog to empty, otherwise sleep until an event.
+    const int n = ::epoll_wait(epoll_.get(), events.data(), events.size(), busy ? 1 : 1000);
     std::lock_guard lock(mutex_);
     for (int i = 0; i < n; ++i) {
       const auto tok = events[i].data.u64;
       if (tok == kWakeToken) continue;
+      if (tok == kEventsToken) {
+        datapath_.consume_events([this](const wsteer_event& ev) {
+          if (ev.kind == WSTEER_EVENT_HOLD) on_hold_event(ev.cookie);
+          if (ev.kind == WSTEER_EVENT_PAUSE) on_pause_event(ev.cookie);
+        });
+        continue;
+      }
       on_event(tok >> 1, static_cast<int>(tok & 1), events[i].events);
     }
+    const std::vector<std::uint64_t> relaying(relaying_.begin(), relaying_.end());
+    for (auto tok : relaying) relay(tok >> 1, static_cast<int>(tok & 1));
+    const std::vector<std::uint64_t> paused(paused_.begin(), paused_.end());
+    for (auto tok : paused) maybe_resume(tok >> 1, static_cast<int>(tok & 1));
     advance_half_closes();
   }
 }
@@ -134,6 +171,15 @@ void SplicedFlows::on_event(std::uint64_t flow_id, int side, std::uint32_t event
     finish_locked(flow_id);  // a reset: nothing left to deliver, end both sides now
     return;
   }
+  // A relay may end the flow (peer gone): look it up again after each.
+  if ((events & EPOLLIN) && flow.sides[side].relaying) {
+    relay(flow_id, side);
+    if (!flows_.contains(flow_id)) return;
+  }
+  if ((events & EPOLLOUT) && flow.sides[1 - side].relaying) {
+    relay(flow_id, 1 - side);
+    if (!flows_.contains(flow_id)) return;
+  }
   if ((events & (EPOLLRDHUP | EPOLLHUP)) && !flow.sides[side].eof) {
     flow.sides[side].eof = true;
     flow.drain_deadline[side] = std::chrono::steady_clock::now() + drain_timeout_;
@@ -147,7 +193,7 @@ void SplicedFlows::on_event(std::uint64_t flow_id, int side, std::uint32_t event
 std::uint64_t SplicedFlows::bytes_in_middle(const Flow& flow, int from) const {
   const Side& src = flow.sides[from];
   const Side& dst = flow.sides[1 - from];
-  const std::uint64_t sent_total = datapath_.redirected_bytes(src.cookie) + dst.written_base;
+  const std::uint64_t sent_total = datapath_.redirected_bytes(src.cookie) + src.relayed + dst.written_base;
   const std::uint64_t acked = datapath::tcp_bytes_acked(dst.fd).value_or(0);
   return sent_total > acked ? sent_total - acked : 0;
 }
@@ -181,12 +227,13 @@ void SplicedFlows::advance_half_closes() {
 void SplicedFlows::try_half_close(Flow& flow, int from) {
   Side& src = flow.sides[from];
   Side& dst = flow.sides[1 - from];
-  const std::uint64_t redirected = datapath_.redirected_bytes(src.cookie);
+  // Held bytes count as sent once the agent relayed them; all of them must be relayed first.
+  const std::uint64_t redirected = datapath_.redirected_bytes(src.cookie) + src.relayed;
   const std::uint64_t written = datapath::tcp_bytes_written(dst.fd).value_or(0) - dst.written_base;
   const bool settled = redirected == flow.last_redirected[from];
   flow.last_redirected[from] = redirected;
   const auto now = std::chrono::steady_clock::now();
-  const bool done = written >= redirected && settled;
+  const bool done = written >= redirected && settled && relay_done(flow, from);
   if (!done) {
     // Still moving (a slow reader may take long): keep waiting. Give up only when
     // nothing moved for the whole drain timeout.
@@ -212,6 +259,10 @@ void SplicedFlows::finish_locked(std::uint64_t flow_id) {
   auto flow = std::move(it->second);
   flows_.erase(it);
   half_closing_.erase(flow_id);
+  relaying_.erase(token(flow_id, kClient));
+  relaying_.erase(token(flow_id, kBackend));
+  paused_.erase(token(flow_id, kClient));
+  paused_.erase(token(flow_id, kBackend));
   for (const auto& side : flow->sides) {
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, side.fd, nullptr);
     by_cookie_.erase(side.cookie);
@@ -220,6 +271,161 @@ void SplicedFlows::finish_locked(std::uint64_t flow_id) {
   const auto backend_id = flow->owned.backend_id;
   flow.reset();  // closes both descriptors
   on_closed_(backend_id);
+}
+
+}  // namespace wsteer::proxy
+
+namespace wsteer::proxy {
+
+// The verdict started holding the bytes of socket `cookie`: its peer's reader is behind.
+void SplicedFlows::on_hold_event(std::uint64_t cookie) {
+  auto where = by_cookie_.find(cookie);
+  if (where == by_cookie_.end()) return;  // a flow that just ended
+  const auto [flow_id, side] = where->second;
+  Flow& flow = *flows_.at(flow_id);
+  ++holds_total_;
+  // Every byte must now reach the verdict (to be held and relayed): a raised SO_RCVLOWAT would
+  // keep a sender's last bytes in the TCP queue, where recv() cannot reach them.
+  if (paused_.erase(token(flow_id, side))) {
+    flow.sides[side].paused = false;
+    datapath::kick(flow.sides[side].fd);
+  }
+  if (!flow.sides[side].relaying) {
+    flow.sides[side].relaying = true;
+    relaying_.insert(token(flow_id, side));
+    update_interest(flow, flow_id, side);
+  }
+  relay(flow_id, side);
+}
+
+// Everything the verdict held on `from` has been written to the peer.
+bool SplicedFlows::relay_done(const Flow& flow, int from) const {
+  const Side& src = flow.sides[from];
+  if (src.pending_off < src.pending.size()) return false;
+  const auto side = datapath_.flow_side(src.cookie);
+  return !side || side->held <= src.relayed;
+}
+
+void SplicedFlows::update_interest(Flow& flow, std::uint64_t flow_id, int side) {
+  const Side& s = flow.sides[side];
+  epoll_event ev{};
+  ev.events = EPOLLRDHUP | EPOLLET | (s.relaying ? EPOLLIN : 0u) | (s.want_out ? EPOLLOUT : 0u);
+  ev.data.u64 = token(flow_id, side);
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, s.fd, &ev);
+}
+
+// Moves held bytes from `from` to its peer, never faster than the peer's send buffer takes them
+// (that buffer is the flow's only buffer while it is held back). Held bytes arrived after
+// everything the verdict redirected, so the first write waits until the peer's send path has taken
+// all redirected bytes (its kernel backlog is empty). Each write is published to the verdict
+// (wsteer_flow_ctl.relayed): once it equals what was held, the verdict sends new bytes through the
+// kernel again, behind the relayed ones.
+void SplicedFlows::relay(std::uint64_t flow_id, int from) {
+  auto it = flows_.find(flow_id);
+  if (it == flows_.end()) {
+    relaying_.erase(token(flow_id, from));
+    return;
+  }
+  Flow& flow = *it->second;
+  Side& src = flow.sides[from];
+  Side& dst = flow.sides[1 - from];
+  if (!src.relaying) return;
+  for (int round = 0; round < 16; ++round) {  // bounded: other flows get their turn
+    if (src.pending_off < src.pending.size()) {
+      // The limit holds for relayed bytes too: never more than it unacknowledged by the reader.
+      const std::uint64_t in_middle = bytes_in_middle(flow, from);
+      const std::uint64_t limit = datapath_.flow_limit();
+      if (in_middle >= limit) {
+        // Meanwhile keep the sender's new bytes in its TCP queue rather than holding them too:
+        // once the agent has written what it holds, they go through the kernel (see below).
+        if (!src.paused) src.paused = set_rcvlowat(src.fd, limit / 4);
+        return;  // next tick
+      }
+      const std::size_t room = static_cast<std::size_t>(std::min<std::uint64_t>(limit - in_middle, src.pending.size() - src.pending_off));
+      const ssize_t n = ::send(dst.fd, src.pending.data() + src.pending_off, room, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+          if (!dst.want_out) {
+            dst.want_out = true;
+            update_interest(flow, flow_id, 1 - from);
+          }
+          return;
+        }
+        spdlog::debug("flow {}: relaying held bytes failed: {}", flow_id, std::system_category().message(errno));
+        finish_locked(flow_id);  // the peer is gone: nothing more can be delivered
+        return;
+      }
+      src.pending_off += static_cast<std::size_t>(n);
+      src.relayed += static_cast<std::uint64_t>(n);
+      relayed_total_ += static_cast<std::uint64_t>(n);
+      datapath_.set_flow_control(src.cookie, dst.written_base, src.relayed);
+      continue;
+    }
+    src.pending.clear();
+    src.pending_off = 0;
+    if (src.paused) {
+      // Everything held so far is written: let the verdict see the queued bytes. It sends them
+      // through the kernel (relayed == held) unless the reader is far behind again.
+      datapath::kick(src.fd);
+      src.paused = false;
+    }
+    if (dst.want_out) {
+      dst.want_out = false;
+      update_interest(flow, flow_id, 1 - from);
+    }
+    const auto side = datapath_.flow_side(src.cookie);
+    if (!side) return;
+    const std::uint64_t written = datapath::tcp_bytes_written(dst.fd).value_or(0) - dst.written_base;
+    if (written < side->bytes + src.relayed) return;  // the peer's backlog is not empty yet: next tick
+    src.pending.resize(kRelayChunk);
+    const ssize_t n = ::recv(src.fd, src.pending.data(), src.pending.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      src.pending.resize(static_cast<std::size_t>(n));
+      continue;
+    }
+    src.pending.clear();
+    // Nothing readable. Done when everything held has been relayed: the verdict then takes the
+    // flow back at its next byte. Read `held` after recv(): the verdict counts a held skb before
+    // it is queued, so a count ahead of what recv() saw means more is on its way (EPOLLIN).
+    if (const auto now = datapath_.flow_side(src.cookie); now && now->held > src.relayed) return;
+    src.relaying = false;
+    relaying_.erase(token(flow_id, from));
+    update_interest(flow, flow_id, from);
+    return;
+  }
+}
+
+}  // namespace wsteer::proxy
+
+namespace wsteer::proxy {
+
+// The socket `cookie` sent more than the limit that its peer's reader has not taken yet: keep its
+// next bytes in its own TCP receive queue until the peer has drained to half the limit. A quarter
+// of the limit as SO_RCVLOWAT: what TCP releases at once when the queue reaches it (or nears the
+// receive buffer) stays well below the verdict's hard limit, so pauses rarely end in a hold.
+void SplicedFlows::on_pause_event(std::uint64_t cookie) {
+  auto where = by_cookie_.find(cookie);
+  if (where == by_cookie_.end()) return;
+  const auto [flow_id, side] = where->second;
+  Side& s = flows_.at(flow_id)->sides[side];
+  if (s.paused || s.relaying) return;
+  if (!set_rcvlowat(s.fd, datapath_.flow_limit() / 4)) return;
+  s.paused = true;
+  paused_.insert(token(flow_id, side));
+}
+
+void SplicedFlows::maybe_resume(std::uint64_t flow_id, int side) {
+  auto it = flows_.find(flow_id);
+  if (it == flows_.end()) {
+    paused_.erase(token(flow_id, side));
+    return;
+  }
+  Flow& flow = *it->second;
+  if (bytes_in_middle(flow, side) > datapath_.flow_limit() / 2) return;
+  // SO_RCVLOWAT back to 1 also runs the verdict over what waited in the queue.
+  datapath::kick(flow.sides[side].fd);
+  flow.sides[side].paused = false;
+  paused_.erase(token(flow_id, side));
 }
 
 }  // namespace wsteer::proxy

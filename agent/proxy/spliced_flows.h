@@ -3,7 +3,11 @@
 //  - a FIN on one side: wait until everything the verdict redirected from it has entered the
 //    peer's TCP send path, then shut the peer's write side (half-close, as TCP has it);
 //  - both sides finished, or an error/reset on either: remove the pair from the maps, close both;
-// One thread, one epoll set armed for EPOLLRDHUP only, so flowing data never wakes it.
+//  - backpressure: when the verdict holds a socket's bytes because its peer's reader is behind
+//    (wsteer_events), relay the held bytes to the peer as fast as the peer takes them, until the
+//    verdict hands the flow back to the kernel (see splice.bpf.c).
+// One thread, one epoll set armed for EPOLLRDHUP only (plus EPOLLIN/EPOLLOUT on a flow while it
+// relays held bytes), so data the kernel moves never wakes it.
 #pragma once
 
 #include "core/unique_fd.h"
@@ -34,8 +38,11 @@ struct SplicedFlow {
 struct SplicedFlowStats {
   std::size_t flows = 0;
   // Redirected but not yet acknowledged by the receivers: the kernel memory held in the middle
-  // (psock backlogs, send queues, in flight). Nothing bounds it yet: see KERNEL-NOTES.
+  // (psock backlogs, send queues, in flight), bounded per flow by the splice buffer limit.
   std::uint64_t bytes_in_middle = 0;
+  std::size_t flows_holding = 0;       // flow directions whose sender is paused or held back (backpressure)
+  std::uint64_t relayed_bytes = 0;     // held bytes the agent relayed, since start
+  std::uint64_t holds = 0;             // hold episodes that reached the agent, since start
 };
 
 class SplicedFlows {
@@ -66,6 +73,12 @@ class SplicedFlows {
   void try_half_close(Flow& flow, int side);
   std::uint64_t bytes_in_middle(const Flow& flow, int from) const;
   void finish_locked(std::uint64_t flow_id);
+  void on_hold_event(std::uint64_t cookie);
+  void on_pause_event(std::uint64_t cookie);
+  void maybe_resume(std::uint64_t flow_id, int side);
+  void relay(std::uint64_t flow_id, int from);
+  void update_interest(Flow& flow, std::uint64_t flow_id, int side);
+  bool relay_done(const Flow& flow, int from) const;
 
   datapath::SpliceDatapath& datapath_;
   ClosedHandler on_closed_;
@@ -76,6 +89,10 @@ class SplicedFlows {
   std::unordered_map<std::uint64_t, std::unique_ptr<Flow>> flows_;
   std::unordered_map<std::uint64_t, std::pair<std::uint64_t, int>> by_cookie_;  // cookie -> flow, side
   std::unordered_set<std::uint64_t> half_closing_;  // flows with a FIN not yet propagated
+  std::unordered_set<std::uint64_t> relaying_;      // token(flow, side) of senders being relayed
+  std::unordered_set<std::uint64_t> paused_;        // token(flow, side) of senders paused (SO_RCVLOWAT)
+  std::uint64_t relayed_total_ = 0;
+  std::uint64_t holds_total_ = 0;
   std::uint64_t next_id_ = 1;
   bool stopping_ = false;
   std::thread thread_;

@@ -7,7 +7,7 @@
 #include <cstddef>
 
 TEST(Abi, FlowSideLayout) {
-  EXPECT_EQ(sizeof(wsteer_flow_side), 64u);
+  EXPECT_EQ(sizeof(wsteer_flow_side), 80u);
   EXPECT_EQ(offsetof(wsteer_flow_side, peer_cookie), 0u);
   EXPECT_EQ(offsetof(wsteer_flow_side, bytes), 8u);
   EXPECT_EQ(offsetof(wsteer_flow_side, skbs), 16u);
@@ -16,16 +16,28 @@ TEST(Abi, FlowSideLayout) {
   EXPECT_EQ(offsetof(wsteer_flow_side, client_addr), 40u);
   EXPECT_EQ(offsetof(wsteer_flow_side, client_port), 56u);
   EXPECT_EQ(offsetof(wsteer_flow_side, direction), 58u);
+  EXPECT_EQ(offsetof(wsteer_flow_side, holding), 59u);
   EXPECT_EQ(offsetof(wsteer_flow_side, backend_id), 60u);
+  EXPECT_EQ(offsetof(wsteer_flow_side, held), 64u);
+  EXPECT_EQ(offsetof(wsteer_flow_side, pausing), 72u);
+}
+
+TEST(Abi, FlowControlAndEvents) {
+  EXPECT_EQ(sizeof(wsteer_flow_ctl), 16u);
+  EXPECT_EQ(offsetof(wsteer_flow_ctl, relayed), 8u);
+  EXPECT_EQ(sizeof(wsteer_event), 16u);
+  EXPECT_EQ(offsetof(wsteer_event, kind), 8u);
 }
 
 TEST(Abi, CountersLayout) {
   EXPECT_EQ(sizeof(wsteer_backend_counters), 32u);
   EXPECT_EQ(offsetof(wsteer_backend_counters, skbs), 16u);
-  EXPECT_EQ(sizeof(wsteer_stats), 56u);
+  EXPECT_EQ(sizeof(wsteer_stats), 72u);
   EXPECT_EQ(offsetof(wsteer_stats, redirect_failures), 32u);
   EXPECT_EQ(offsetof(wsteer_stats, zero_len_dropped), 40u);
   EXPECT_EQ(offsetof(wsteer_stats, no_flow), 48u);
+  EXPECT_EQ(offsetof(wsteer_stats, held_bytes), 56u);
+  EXPECT_EQ(offsetof(wsteer_stats, holds), 64u);
 }
 
 TEST(Abi, BackendInfoLayout) {
