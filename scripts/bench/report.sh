@@ -29,7 +29,7 @@ for t in direct wsteer-splice wsteer-userspace haproxy nginx; do
     "$MEDIANS" >>"$DAT"
 done
 gnuplot <<EOF
-set terminal pngcairo size 1100,450 font "sans,10"
+set terminal pngcairo size 1200,520 font "sans,10"
 set output "$OUTDIR/$PNG"
 set datafile separator "\t"
 set style data histograms
@@ -37,8 +37,10 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set grid ytics
-set key top right
+set key below
 set yrange [0:*]
+set offsets 0, 0, graph 0.08, 0
+set xtics rotate by -20
 set multiplot layout 1,2 title "wsteer side by side (medians)"
 set title "stream, 16 KiB messages"
 set ylabel "MB/s"
@@ -50,18 +52,20 @@ unset multiplot
 EOF
 
 # ---- tables ----
-# table WORKLOAD TITLE COLUMNS: COLUMNS is a JSON array of [header, metric, decimals, ratios?].
-# A ratios column gets "× direct" and "× HAProxy" beside it.
+# table WORKLOAD COLUMNS: COLUMNS is a JSON array of [header, metric, decimals, ratios], ratios
+# being false, true ("× direct" and "× HAProxy" beside the figure) or "haproxy" (only the latter).
 table() {
-  jq -r --arg w "$1" --argjson cols "$3" '
+  jq -r --arg w "$1" --argjson cols "$2" '
     def fmt(n): if . == null then "—" else ((. * pow(10; n) | round) / pow(10; n) | tostring) end;
-    def ratio(a; b): if a == null or b == null or b == 0 then "—" else ((a / b) * 100 | round) / 100 | tostring + "×" end;
+    def two: (. * 100 | round) as $n | ($n / 100 | floor | tostring) + "." + ($n % 100 | tostring | if length == 1 then "0" + . else . end);
+    def ratio(a; b): if a == null or b == null or b == 0 then "—" else (a / b | two) + "×" end;
+    def heads: if .[3] == true then .[0], "× direct", "× HAProxy" elif .[3] == "haproxy" then .[0], "× HAProxy" else .[0] end;
     map(select(.workload == $w)) as $rows
     | if ($rows | length) == 0 then "_not run_"
       else
       ($rows | map(select(.target == "direct"))[0].median // {}) as $d
       | ($rows | map(select(.target == "haproxy"))[0].median // {}) as $h
-      | (["target"] + ($cols | map(if .[3] then .[0], "× direct", "× HAProxy" else .[0] end))) as $head
+      | (["target"] + ($cols | map(heads))) as $head
       | ($head | "| " + join(" | ") + " |"),
         ($head | map("---") | "|" + join("|") + "|"),
         (["direct", "wsteer-splice", "wsteer-userspace", "haproxy", "nginx"][] as $t
@@ -69,7 +73,9 @@ table() {
          | . as $r
          | ["**" + $t + "**" + (if $r.ok_reps < $r.reps then " (\($r.ok_reps)/\($r.reps) reps passed)" else "" end)]
            + ($cols | map(. as $c | $r.median[$c[1]] as $v
-               | if $c[3] then ($v | fmt($c[2])), ratio($v; $d[$c[1]]), ratio($v; $h[$c[1]]) else ($v | fmt($c[2])) end))
+               | if $c[3] == true then ($v | fmt($c[2])), ratio($v; $d[$c[1]]), ratio($v; $h[$c[1]])
+                 elif $c[3] == "haproxy" then ($v | fmt($c[2])), ratio($v; $h[$c[1]])
+                 else ($v | fmt($c[2])) end))
          | "| " + join(" | ") + " |")
       end' "$MEDIANS"
 }
@@ -88,7 +94,8 @@ cat <<EOF
 
 Written by \`scripts/bench/run.sh $(setting command_args)\` on $(setting date). Every figure is the
 **median of $(setting reps) repetition(s)**; the raw lines (one JSON object per measurement) are in
-[\`$RAWCOPY\`]($RAWCOPY).
+[\`$RAWCOPY\`]($RAWCOPY). Run it again (as root): \`scripts/bench/run.sh\` (\`--help\` for options).
+$(setting note | sed -e '/^null$/d' -e 's/^/\n> /')
 
 | | |
 |---|---|
@@ -122,14 +129,14 @@ Ratios: **× direct** and **× HAProxy** divide the target's figure by direct's 
 ### Ping-pong, 64 B, 1 connection
 EOF
 cols_pp='[["round trips/s","messages_per_second",0,true],["p50 µs","latency_p50_us",0,false],["p99 µs","latency_p99_us",0,true],["p99.9 µs","latency_p999_us",0,false],["proxy CPU s / M msgs","proxy_cpu_s_per_million_messages",1,false],["machine CPU s / M msgs","machine_cpu_s_per_million_messages",1,false]]'
-table pingpong-1 "" "$cols_pp"
-echo; echo "### Ping-pong, 64 B, 100 connections"
-table pingpong-100 "" "$cols_pp"
+echo; table pingpong-1 "$cols_pp"
+echo; echo "### Ping-pong, 64 B, 100 connections"; echo
+table pingpong-100 "$cols_pp"
 cols_st='[["MB/s","megabytes_per_second",1,true],["proxy CPU s / GB","proxy_cpu_s_per_gigabyte",2,false],["proxy cores busy","proxy_cores",2,false],["machine cores busy","machine_cores",2,false]]'
-echo; echo "### Stream, 16 KiB messages backend → client, 1 connection"
-table stream-1 "" "$cols_st"
-echo; echo "### Stream, 16 KiB messages backend → client, 100 connections"
-table stream-100 "" "$cols_st"
+echo; echo "### Stream, 16 KiB messages backend → client, 1 connection"; echo
+table stream-1 "$cols_st"
+echo; echo "### Stream, 16 KiB messages backend → client, 100 connections"; echo
+table stream-100 "$cols_st"
 cat <<EOF
 
 ## Scale: $(setting idle_connections) mostly idle connections
@@ -142,7 +149,7 @@ options) and /proc/net/sockstat's \`TCP mem\`, which the kernel counts for the w
 the proxy's processes (/proc/PID/stat) over the quiet half and over the whole run (handshakes included).
 
 EOF
-table idle "" '[["connections","connections_established",0,false],["proxy RSS MB","proxy_rss_mb",1,false],["RSS KiB / conn","proxy_rss_kb_per_connection",2,true],["proxy-ns socket B / conn","proxy_ns_socket_bytes_per_connection",0,false],["sockstat TCP B / conn (all ns)","sockstat_tcp_bytes_per_connection",0,false],["proxy CPU s, quiet half","proxy_cpu_s_quiet_half",2,false],["proxy CPU s, whole run","proxy_cpu_s_total",2,false]]'
+table idle '[["connections","connections_established",0,false],["proxy RSS MB","proxy_rss_mb",1,"haproxy"],["RSS KiB / conn","proxy_rss_kb_per_connection",2,"haproxy"],["proxy-ns socket B / conn","proxy_ns_socket_bytes_per_connection",0,false],["sockstat TCP B / conn (all ns)","sockstat_tcp_bytes_per_connection",0,false],["proxy CPU s, quiet half","proxy_cpu_s_quiet_half",2,false],["proxy CPU s, whole run","proxy_cpu_s_total",2,false]]'
 cat <<EOF
 
 ## Churn: handshakes per second
@@ -150,7 +157,7 @@ cat <<EOF
 50 connections at a time, each opening, completing the WebSocket handshake and closing.
 
 EOF
-table churn "" '[["handshakes/s","handshakes_per_second",0,true],["proxy CPU ms / 1k handshakes","proxy_cpu_ms_per_thousand_handshakes",1,false],["machine cores busy","machine_cores",2,false]]'
+table churn '[["handshakes/s","handshakes_per_second",0,true],["proxy CPU ms / 1k handshakes","proxy_cpu_ms_per_thousand_handshakes",1,false],["machine cores busy","machine_cores",2,false]]'
 cat <<EOF
 
 ## Reading these numbers

@@ -31,13 +31,14 @@ usage: $0 [options]
   --idle-duration S       measured seconds of the idle workload (default 20)
   --targets LIST          comma-separated subset of: direct,wsteer-splice,wsteer-userspace,haproxy,nginx
   --workloads LIST        comma-separated subset of: pingpong-1,pingpong-100,stream-1,stream-100,idle,churn
+  --note TEXT             a remark printed at the top of the report (e.g. how busy the machine was)
 EOF
 }
 
 ARGS="$*"
 BENCH_SMOKE=0 REPS=3 OUT="" RESULTS="" BENCH_WORKERS=1 BENCH_BACKENDS=2
 BENCH_BACKEND_THREADS=$(nproc) BENCH_CLIENT_THREADS=$(nproc)
-BENCH_DURATION=10 BENCH_IDLE_CONNECTIONS=10000 BENCH_IDLE_DURATION=20 TARGETS="" WORKLOADS=""
+BENCH_DURATION=10 BENCH_IDLE_CONNECTIONS=10000 BENCH_IDLE_DURATION=20 TARGETS="" WORKLOADS="" NOTE=""
 reps_given=0 idle_given=0
 while (($#)); do
   case $1 in
@@ -54,6 +55,7 @@ while (($#)); do
     --idle-duration) BENCH_IDLE_DURATION=$2; shift ;;
     --targets) TARGETS=$2; shift ;;
     --workloads) WORKLOADS=$2; shift ;;
+    --note) NOTE=$2; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown option '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -96,8 +98,15 @@ for b in wsteer-agent wsteer-bench; do
   [[ -x $BENCH_BIN/$b ]] || { echo "no $BENCH_BIN/$b after building (wsteer-bench comes from agent/bench)" >&2; exit 1; }
 done
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-# 10,000 connections through a proxy are 40,000 descriptors across the processes of this run
+# A proxy holds two descriptors per connection. Raise the limit as far as this machine lets us
+# (a container may pin the hard limit) and keep the idle workload within it.
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+BENCH_NOFILE=$(ulimit -n)
+max_idle=$(((BENCH_NOFILE - 100) / 2))
+if ((BENCH_IDLE_CONNECTIONS > max_idle)); then
+  echo "open-file limit $BENCH_NOFILE (hard): the idle workload uses $max_idle connections, not $BENCH_IDLE_CONNECTIONS" >&2
+  BENCH_IDLE_CONNECTIONS=$max_idle
+fi
 
 BENCH_PREFIX="wsb$$"
 BENCH_NAMESPACES=()
@@ -142,7 +151,7 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 topology_up
 : >"$BENCH_WORK/endpoints"
 for ((i = 0; i < BENCH_BACKENDS; i++)); do
-  in_ns "b$i" "$BENCH_BIN/wsteer-bench" --serve "$(backend_ip "$i"):$BENCH_BACKEND_PORT" \
+  in_ns_bg "b$i" "$BENCH_BIN/wsteer-bench" --serve "$(backend_ip "$i"):$BENCH_BACKEND_PORT" \
     --threads "$BENCH_BACKEND_THREADS" >"$RESULTS/backend-b$i.log" 2>&1 &
   backend_pids+=($!)
   echo "b$i $(backend_ip "$i"):$BENCH_BACKEND_PORT" >>"$BENCH_WORK/endpoints"
@@ -174,7 +183,7 @@ run_one() {  # run_one REP WORKLOAD TARGET
   cpu0=$(proc_cpu_seconds "${pids[@]}") rss0=$(proc_rss_kb "${pids[@]}")
   mem0=$(sockstat_tcp_mem_bytes p) busy0=$(machine_busy_seconds) t0=$(date +%s.%N)
 
-  in_ns c "$BENCH_BIN/wsteer-bench" --url "$url" "${args[@]}" --ready-file "$ready" >"$out" 2>"$RESULTS/$tag.client.log" &
+  in_ns_bg c "$BENCH_BIN/wsteer-bench" --url "$url" "${args[@]}" --ready-file "$ready" >"$out" 2>"$RESULTS/$tag.client.log" &
   client_pid=$!
   if [[ $w == idle ]]; then
     # While the connections are up: memory once they all are, CPU over the first half of the
@@ -223,14 +232,15 @@ run_one() {  # run_one REP WORKLOAD TARGET
   fi
 }
 
-jq -n --arg args "$ARGS" --arg date "$(date -u '+%Y-%m-%d %H:%M UTC')" --argjson reps "$REPS" \
+jq -n --arg args "$ARGS" --arg note "$NOTE" --arg date "$(date -u '+%Y-%m-%d %H:%M UTC')" --argjson reps "$REPS" \
   --argjson workers "$BENCH_WORKERS" --argjson backends "$BENCH_BACKENDS" \
   --argjson backend_threads "$BENCH_BACKEND_THREADS" --argjson client_threads "$BENCH_CLIENT_THREADS" \
   --argjson duration "$BENCH_DURATION" --argjson idle_connections "$BENCH_IDLE_CONNECTIONS" \
-  --argjson idle_duration "$BENCH_IDLE_DURATION" --argjson smoke "$BENCH_SMOKE" \
+  --argjson idle_duration "$BENCH_IDLE_DURATION" --argjson smoke "$BENCH_SMOKE" --argjson nofile "$BENCH_NOFILE" \
   '{command_args: $args, date: $date, reps: $reps, workers: $workers, backends: $backends,
     backend_threads: $backend_threads, client_threads: $client_threads, duration: $duration,
-    idle_connections: $idle_connections, idle_duration: $idle_duration, smoke: ($smoke == 1)}' >"$RESULTS/settings.json"
+    idle_connections: $idle_connections, idle_duration: $idle_duration, smoke: ($smoke == 1),
+    open_file_limit: $nofile, note: (if $note == "" then null else $note end)}' >"$RESULTS/settings.json"
 log "results in $RESULTS; ${#targets[@]} targets x ${#workloads[@]} workloads x $REPS reps"
 for ((rep = 1; rep <= REPS; rep++)); do
   for w in "${workloads[@]}"; do

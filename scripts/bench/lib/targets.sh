@@ -6,7 +6,7 @@
 #   nginx             Debian's nginx, hash $http_sec_websocket_key consistent
 # Each proxy is started fresh for every measurement, as a process of this script inside the proxy
 # ns with its own config, pid, log and temp paths under $BENCH_WORK, and stopped afterwards.
-# Needs: BENCH_WORK, BENCH_BIN, BENCH_WORKERS, BENCH_BACKENDS, BENCH_PREFIX, topology.sh.
+# Needs: BENCH_WORK, BENCH_BIN, BENCH_CONF, BENCH_WORKERS, BENCH_BACKENDS, BENCH_NOFILE, topology.sh.
 
 BENCH_TARGETS_ALL=(direct wsteer-splice wsteer-userspace haproxy nginx)
 TARGET_PID=""          # the proxy's main process while one runs
@@ -18,15 +18,18 @@ target_url() {
   else echo "ws://$BENCH_PROXY_IP:$BENCH_PROXY_PORT"; fi
 }
 
-# Fill a template's @THREADS@ @LISTEN@ @DIR@ and @SERVERS@ (one line per backend, from a format).
+# Fill a template's @THREADS@ @LISTEN@ @DIR@ @NOFILE@ @MAXCONN@ and @SERVERS@ (one line per backend,
+# from a printf format taking name and address).
 render() {  # render TEMPLATE OUT DIR SERVER_FORMAT
   local servers="" i
   for ((i = 0; i < BENCH_BACKENDS; i++)); do
     servers+=$(printf "$4" "b$i" "$(backend_ip "$i"):$BENCH_BACKEND_PORT")$'\n'
   done
-  SERVERS="${servers%$'\n'}" THREADS="$BENCH_WORKERS" LISTEN="$BENCH_PROXY_IP:$BENCH_PROXY_PORT" DIR="$3" awk '
+  SERVERS="${servers%$'\n'}" THREADS="$BENCH_WORKERS" LISTEN="$BENCH_PROXY_IP:$BENCH_PROXY_PORT" DIR="$3" \
+    NOFILE="$BENCH_NOFILE" MAXCONN=$(((BENCH_NOFILE - 100) / 2)) awk '
     /^@SERVERS@$/ { print ENVIRON["SERVERS"]; next }
-    { gsub(/@THREADS@/, ENVIRON["THREADS"]); gsub(/@LISTEN@/, ENVIRON["LISTEN"]); gsub(/@DIR@/, ENVIRON["DIR"]); print }' "$1" >"$2"
+    { for (k in vars) gsub("@" vars[k] "@", ENVIRON[vars[k]]); print }
+    BEGIN { split("THREADS LISTEN DIR NOFILE MAXCONN", vars, " ") }' "$1" >"$2"
 }
 
 # Wait until something accepts TCP on the proxy address (or /readyz says 200 for the agent).
@@ -53,7 +56,7 @@ target_start() {  # target_start NAME LOGFILE
     wsteer-splice | wsteer-userspace)
       TARGET_SEQ=$((TARGET_SEQ + 1))
       TARGET_BPFFS="/sys/fs/bpf/wsteer-bench-$$-$TARGET_SEQ"
-      in_ns p "$BENCH_BIN/wsteer-agent" --listen "$BENCH_PROXY_IP:$BENCH_PROXY_PORT" \
+      in_ns_bg p "$BENCH_BIN/wsteer-agent" --listen "$BENCH_PROXY_IP:$BENCH_PROXY_PORT" \
         --endpoints-file "$BENCH_WORK/endpoints" --metrics-listen "$BENCH_PROXY_IP:9090" \
         --bpffs "$TARGET_BPFFS" --datapath "${name#wsteer-}" --workers "$BENCH_WORKERS" \
         --shutdown-grace 1 --log-level warn >"$log" 2>&1 &
@@ -63,13 +66,13 @@ target_start() {  # target_start NAME LOGFILE
       dir="$BENCH_WORK/haproxy"; mkdir -p "$dir"
       render "$BENCH_CONF/haproxy.cfg.in" "$dir/haproxy.cfg" "$dir" '    server %s %s'
       # -db: stay in the foreground as one process (no master), so $! is the proxy itself
-      in_ns p haproxy -db -f "$dir/haproxy.cfg" >"$log" 2>&1 &
+      in_ns_bg p haproxy -db -f "$dir/haproxy.cfg" >"$log" 2>&1 &
       TARGET_PID=$!
       wait_listening "" ;;
     nginx)
       dir="$BENCH_WORK/nginx"; mkdir -p "$dir/tmp"
       render "$BENCH_CONF/nginx.conf.in" "$dir/nginx.conf" "$dir" '        # %s\n        server %s;'
-      in_ns p nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' >"$log" 2>&1 &
+      in_ns_bg p nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' >"$log" 2>&1 &
       TARGET_PID=$!
       wait_listening "" ;;
     *) echo "unknown target '$name' (known: ${BENCH_TARGETS_ALL[*]})" >&2; return 2 ;;

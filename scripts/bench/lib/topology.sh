@@ -15,8 +15,10 @@ BENCH_PROXY_PORT=8080
 
 bench_ns() { echo "${BENCH_PREFIX}$1"; }          # bench_ns c|p|b0.. -> namespace name
 # nsenter, not `ip netns exec`: that one remounts /sys and would hide the bpffs the agent pins in.
-# It execs the command, so `in_ns ... &` gives $! = the program itself.
 in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$(bench_ns "$ns")" "$@"; }
+# For `in_ns_bg ... &`: exec, so that $! is the program itself (a backgrounded function is a
+# subshell; killing that would leave the program running).
+in_ns_bg() { local ns=$1; shift; exec nsenter --net="/run/netns/$(bench_ns "$ns")" "$@"; }
 backend_ip() { echo "10.201.$((10 + $1)).2"; }
 
 # Many short or many concurrent connections: widen the port range, reuse TIME_WAIT ports for
