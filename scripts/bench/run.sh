@@ -183,7 +183,9 @@ run_one() {  # run_one REP WORKLOAD TARGET
   cpu0=$(proc_cpu_seconds "${pids[@]}") rss0=$(proc_rss_kb "${pids[@]}")
   mem0=$(sockstat_tcp_mem_bytes p) busy0=$(machine_busy_seconds) t0=$(date +%s.%N)
 
-  in_ns_bg c "$BENCH_BIN/wsteer-bench" --url "$url" "${args[@]}" --ready-file "$ready" >"$out" 2>"$RESULTS/$tag.client.log" &
+  # timeout: a hung client is a failed measurement, not a hung harness (124 = timed out)
+  in_ns_bg c timeout -k 5 "$(workload_time_limit "$w")" "$BENCH_BIN/wsteer-bench" --url "$url" "${args[@]}" \
+    --ready-file "$ready" >"$out" 2>"$RESULTS/$tag.client.log" &
   client_pid=$!
   if [[ $w == idle ]]; then
     # While the connections are up: memory once they all are, CPU over the first half of the

@@ -23,6 +23,15 @@ workload_args() {
   esac
 }
 
+# Seconds after which a client run is stopped as hung: warm-up + measuring + opening the idle
+# connections at their connect rate + a margin for connect timeouts and closing.
+workload_time_limit() {
+  case $1 in
+    idle) awk -v n="$BENCH_IDLE_CONNECTIONS" -v d="$BENCH_IDLE_DURATION" 'BEGIN { printf "%d\n", n / 2000 + d + 20 }' ;;
+    *) awk -v d="$BENCH_DURATION" -v w="$BENCH_WARMUP" 'BEGIN { printf "%d\n", d + w + 20 }' ;;
+  esac
+}
+
 # The path each workload asks for (the backend echoes /, streams from /source, discards at /sink).
 workload_path() {
   case $1 in
