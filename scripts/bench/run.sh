@@ -95,14 +95,14 @@ if [[ -z ${WSTEER_BIN:-} && ! ( -x $BENCH_BIN/wsteer-agent && -x $BENCH_BIN/wste
   "$ROOT/scripts/build.sh"
 fi
 for b in wsteer-agent wsteer-bench; do
-  [[ -x $BENCH_BIN/$b ]] || { echo "no $BENCH_BIN/$b after building (wsteer-bench comes from agent/bench)" >&2; exit 1; }
+  [[ -x $BENCH_BIN/$b ]] || { echo "no $BENCH_BIN/$b: build it (cmake --build build --target $b)" >&2; exit 1; }
 done
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 # A proxy holds two descriptors per connection. Raise the limit as far as this machine lets us
 # (a container may pin the hard limit) and keep the idle workload within it.
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 BENCH_NOFILE=$(ulimit -n)
-max_idle=$(((BENCH_NOFILE - 100) / 2))
+max_idle=$(((BENCH_NOFILE - 200) / 2))   # the proxies get a little more (MAXCONN in lib/targets.sh)
 if ((BENCH_IDLE_CONNECTIONS > max_idle)); then
   echo "open-file limit $BENCH_NOFILE (hard): the idle workload uses $max_idle connections, not $BENCH_IDLE_CONNECTIONS" >&2
   BENCH_IDLE_CONNECTIONS=$max_idle
