@@ -40,11 +40,12 @@ workload_path() {
   esac
 }
 
-# Did the run pass traffic? (jq filter over the wsteer-bench JSON; true/false)
+# Did the run pass traffic, whole? (jq filter over the wsteer-bench JSON; true/false). `errors`
+# counts connections that failed mid-run, e.g. on a corrupted frame.
 workload_ok_filter() {
   case $1 in
-    pingpong-* | stream-*) echo '(.messages.count > 0) and (.connections.failed == 0) and (.connections.established == .connections.target)' ;;
-    idle) echo '(.connections.established == .connections.target) and (.connections.failed == 0)' ;;
-    churn) echo '(.handshakes.count > 0) and (.handshakes.failed == 0)' ;;
+    pingpong-* | stream-*) echo '(.messages.count > 0) and (.connections.established == .connections.target) and (.connections.failed == 0) and (.errors == 0)' ;;
+    idle) echo '(.connections.established == .connections.target) and (.connections.failed == 0) and (.errors == 0)' ;;
+    churn) echo '(.handshakes.count > 0) and (.handshakes.failed == 0) and (.errors == 0)' ;;
   esac
 }
