@@ -4,7 +4,7 @@
 #
 #   sudo scripts/bench/run.sh [--smoke] [--reps 3] [--out docs/benchmarks.md] [--workers 1]
 #
-# Builds if needed, creates network namespaces of its own (client, proxy, backends; see
+# Builds (incrementally), creates network namespaces of its own (client, proxy, backends; see
 # lib/topology.sh), starts `wsteer-bench --serve` backends, then runs every workload against every
 # target, interleaved (rep 1 of every workload and target, then rep 2, ...), each proxy started
 # fresh for each measurement. Raw JSON lines, medians and logs go to a results folder; the
@@ -12,6 +12,9 @@
 # and on Ctrl-C. --smoke: 1 rep of ~1 s per workload with tiny counts, report in a temp dir, exits
 # non-zero if any target failed to pass traffic.
 set -euo pipefail
+# One compound command: bash parses all of it before running, so editing this file during a
+# run cannot change what the run does.
+{
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 HERE="$ROOT/scripts/bench"
 
@@ -41,6 +44,7 @@ BENCH_BACKEND_THREADS=$(nproc) BENCH_CLIENT_THREADS=$(nproc)
 BENCH_DURATION=10 BENCH_IDLE_CONNECTIONS=10000 BENCH_IDLE_DURATION=20 TARGETS="" WORKLOADS="" NOTE=""
 reps_given=0 idle_given=0
 while (($#)); do
+  [[ $1 == --smoke || $1 == -h || $1 == --help || $# -ge 2 ]] || { echo "$1 needs a value" >&2; exit 2; }
   case $1 in
     --smoke) BENCH_SMOKE=1 ;;
     --reps) REPS=$2; reps_given=1; shift ;;
@@ -91,9 +95,8 @@ for tool in haproxy nginx jq gnuplot ip nsenter ss; do
   command -v "$tool" >/dev/null || { echo "missing '$tool': run scripts/install-deps.sh" >&2; exit 1; }
 done
 BENCH_BIN="${WSTEER_BIN:-$ROOT/build/bin}"
-if [[ -z ${WSTEER_BIN:-} && ! ( -x $BENCH_BIN/wsteer-agent && -x $BENCH_BIN/wsteer-bench ) ]]; then
-  "$ROOT/scripts/build.sh"
-fi
+# incremental: a no-op when the build is current (WSTEER_BIN: use those binaries as they are)
+[[ -n ${WSTEER_BIN:-} ]] || "$ROOT/scripts/build.sh"
 for b in wsteer-agent wsteer-bench; do
   [[ -x $BENCH_BIN/$b ]] || { echo "no $BENCH_BIN/$b: build it (cmake --build build --target $b)" >&2; exit 1; }
 done
@@ -230,6 +233,7 @@ run_one() {  # run_one REP WORKLOAD TARGET
     log "$tag: ok $(jq -r '[.messages.per_second, .bytes.megabytes_per_second, .handshakes.per_second, .connections.established] | map(tostring) | "msg/s=\(.[0]) MB/s=\(.[1]) hs/s=\(.[2]) conns=\(.[3])"' "$out")"
   else
     log "$tag: FAILED (exit $rc); client log $RESULTS/$tag.client.log, proxy log $RESULTS/$tag.proxy.log"
+    tail -n 3 "$RESULTS/$tag.client.log" "$RESULTS/$tag.proxy.log" 2>/dev/null | sed 's/^/    /' >&2 || true
     failures=$((failures + 1))
   fi
 }
@@ -258,3 +262,5 @@ if ((failures)); then
   log "$failures measurement(s) did not pass traffic"
   exit 1
 fi
+exit 0
+}
