@@ -95,8 +95,15 @@ for tool in haproxy nginx jq gnuplot ip nsenter ss; do
   command -v "$tool" >/dev/null || { echo "missing '$tool': run scripts/install-deps.sh" >&2; exit 1; }
 done
 BENCH_BIN="${WSTEER_BIN:-$ROOT/build/bin}"
-# incremental: a no-op when the build is current (WSTEER_BIN: use those binaries as they are)
-[[ -n ${WSTEER_BIN:-} ]] || "$ROOT/scripts/build.sh"
+# No binaries yet: the project's build. Otherwise bring the two binaries up to date (a no-op when
+# current). WSTEER_BIN: use the binaries there as they are.
+if [[ -z ${WSTEER_BIN:-} ]]; then
+  if [[ -x $BENCH_BIN/wsteer-agent && -x $BENCH_BIN/wsteer-bench ]]; then
+    cmake --build "$ROOT/build" -j"$(nproc)" --target wsteer-agent wsteer-bench >/dev/null
+  else
+    "$ROOT/scripts/build.sh"
+  fi
+fi
 for b in wsteer-agent wsteer-bench; do
   [[ -x $BENCH_BIN/$b ]] || { echo "no $BENCH_BIN/$b: build it (cmake --build build --target $b)" >&2; exit 1; }
 done
