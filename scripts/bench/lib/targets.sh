@@ -50,7 +50,7 @@ wait_listening() {  # wait_listening PATH_OR_EMPTY
 
 target_start() {  # target_start NAME LOGFILE
   local name=$1 log=$2 dir
-  TARGET_PID=""
+  TARGET_PID="" TARGET_LOG=$log TARGET_EXTRA_LOG=""
   case $name in
     direct) return 0 ;;
     wsteer-splice | wsteer-userspace)
@@ -72,6 +72,8 @@ target_start() {  # target_start NAME LOGFILE
     nginx)
       dir="$BENCH_WORK/nginx"; mkdir -p "$dir/tmp"
       render "$BENCH_CONF/nginx.conf.in" "$dir/nginx.conf" "$dir" '        # %s\n        server %s;'
+      : >"$dir/error.log"
+      TARGET_EXTRA_LOG="$dir/error.log"   # copied into the run's proxy log when it stops
       in_ns_bg p nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' >"$log" 2>&1 &
       TARGET_PID=$!
       wait_listening "" ;;
@@ -94,5 +96,6 @@ target_stop() {
   kill -KILL "$TARGET_PID" 2>/dev/null || true
   wait "$TARGET_PID" 2>/dev/null || true
   [[ -z ${TARGET_BPFFS:-} ]] || rm -rf "$TARGET_BPFFS"   # the agent unpins on SIGTERM; this is for a crash
-  TARGET_PID="" TARGET_BPFFS=""
+  [[ -z ${TARGET_EXTRA_LOG:-} ]] || cat "$TARGET_EXTRA_LOG" >>"$TARGET_LOG" 2>/dev/null || true
+  TARGET_PID="" TARGET_BPFFS="" TARGET_EXTRA_LOG=""
 }
