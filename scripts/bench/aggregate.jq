@@ -33,6 +33,7 @@ def metrics:
         proxy_rss_mb: ($i.rss_kb_while / 1024),
         proxy_rss_kb_per_connection: per($i.rss_kb_while - $p.rss_kb_before; $conns),
         sockstat_tcp_bytes_per_connection: per($i.sockstat_tcp_mem_while - $i.sockstat_tcp_mem_before; $conns),
+        machine_slab_kb_per_connection: per($i.slab_kb_while - $i.slab_kb_before; $conns),
         proxy_ns_socket_bytes_per_connection: per($i.proxy_ns_socket_mem_while; $conns),
         proxy_ns_tcp_sockets: $i.proxy_ns_tcp_inuse_while,
         proxy_cpu_s_quiet_half: $i.proxy_cpu_seconds_quiet_half,

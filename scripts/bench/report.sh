@@ -144,12 +144,15 @@ cat <<EOF
 Each connection sends a 64 B message every 10 s. Memory is read once every connection is up,
 halfway through the quiet period: VmRSS of the proxy's processes (/proc/PID/status), the memory of
 the TCP sockets in the proxy namespace (\`ss -tm\`: receive + send queues, forward allocation,
-options) and /proc/net/sockstat's \`TCP mem\`, which the kernel counts for the whole machine
-(client + proxy + backend sockets; direct shows the part without a proxy). CPU is utime + stime of
-the proxy's processes (/proc/PID/stat) over the quiet half and over the whole run (handshakes included).
+options) and /proc/net/sockstat's \`TCP mem\`, both buffer memory, which idle sockets hardly hold;
+and the kernel's slab memory (/proc/meminfo \`Slab\`), where every socket's own structures live.
+The last two the kernel counts for the whole machine: they include the client's and the backends'
+sockets (direct shows that part; a proxy's own share is its row minus direct's) and anything else
+the machine did meanwhile. CPU is utime + stime of the proxy's processes (/proc/PID/stat) over the
+quiet half and over the whole run (handshakes included).
 
 EOF
-table idle '[["connections","connections_established",0,false],["proxy RSS MB","proxy_rss_mb",1,"haproxy"],["RSS KiB / conn","proxy_rss_kb_per_connection",2,"haproxy"],["proxy-ns socket B / conn","proxy_ns_socket_bytes_per_connection",0,false],["sockstat TCP B / conn (all ns)","sockstat_tcp_bytes_per_connection",0,false],["proxy CPU s, quiet half","proxy_cpu_s_quiet_half",2,false],["proxy CPU s, whole run","proxy_cpu_s_total",2,false]]'
+table idle '[["connections","connections_established",0,false],["proxy RSS MB","proxy_rss_mb",1,"haproxy"],["RSS KiB / conn","proxy_rss_kb_per_connection",2,"haproxy"],["proxy-ns socket B / conn","proxy_ns_socket_bytes_per_connection",0,false],["sockstat TCP B / conn (all ns)","sockstat_tcp_bytes_per_connection",0,false],["kernel slab KiB / conn (all ns)","machine_slab_kb_per_connection",2,false],["proxy CPU s, quiet half","proxy_cpu_s_quiet_half",2,false],["proxy CPU s, whole run","proxy_cpu_s_total",2,false]]'
 cat <<EOF
 
 ## Churn: handshakes per second

@@ -181,7 +181,7 @@ done
 failures=0
 run_one() {  # run_one REP WORKLOAD TARGET
   local rep=$1 w=$2 t=$3 tag="$2.$3.$1" args url out ready pids cpu0 busy0 t0 rss0 mem0 cpu1 busy1 t1
-  local rss_w=0 mem_w=0 nsmem_w=0 inuse_w=0 cpu_r="" cpu_s="" ok rc=0 half
+  local rss_w=0 mem_w=0 nsmem_w=0 inuse_w=0 slab0 slab_w=0 cpu_r="" cpu_s="" ok rc=0 half
   read -r -a args <<<"$(workload_args "$w")"
   url="$(target_url "$t")$(workload_path "$w")"
   out="$RESULTS/$tag.json" ready="$BENCH_WORK/$tag.ready"
@@ -193,7 +193,7 @@ run_one() {  # run_one REP WORKLOAD TARGET
   fi
   mapfile -t pids < <(target_pids)
   cpu0=$(proc_cpu_seconds "${pids[@]}") rss0=$(proc_rss_kb "${pids[@]}")
-  mem0=$(sockstat_tcp_mem_bytes p) busy0=$(machine_busy_seconds) t0=$(date +%s.%N)
+  mem0=$(sockstat_tcp_mem_bytes p) slab0=$(machine_slab_kb) busy0=$(machine_busy_seconds) t0=$(date +%s.%N)
 
   # timeout: a hung client is a failed measurement, not a hung harness (124 = timed out)
   in_ns_bg c timeout -k 5 "$(workload_time_limit "$w")" "$BENCH_BIN/wsteer-bench" --url "$url" "${args[@]}" \
@@ -208,7 +208,7 @@ run_one() {  # run_one REP WORKLOAD TARGET
       cpu_r=$(proc_cpu_seconds "${pids[@]}")
       half=$(awk -v d="$BENCH_IDLE_DURATION" 'BEGIN { print d / 2 }')
       sleep "$half"
-      rss_w=$(proc_rss_kb "${pids[@]}") mem_w=$(sockstat_tcp_mem_bytes p)
+      rss_w=$(proc_rss_kb "${pids[@]}") mem_w=$(sockstat_tcp_mem_bytes p) slab_w=$(machine_slab_kb)
       nsmem_w=$(ns_socket_mem_bytes p) inuse_w=$(sockstat_tcp_inuse p)
       cpu_s=$(awk -v a="$(proc_cpu_seconds "${pids[@]}")" -v b="$cpu_r" 'BEGIN { printf "%.3f", a - b }')
     fi
@@ -231,12 +231,14 @@ run_one() {  # run_one REP WORKLOAD TARGET
     --argjson busy "$(awk -v a="$busy1" -v b="$busy0" 'BEGIN { printf "%.3f", a - b }')" \
     --argjson wall "$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')" \
     --argjson rss0 "$rss0" --argjson rss_w "$rss_w" --argjson mem0 "$mem0" --argjson mem_w "$mem_w" \
-    --argjson nsmem_w "$nsmem_w" --argjson inuse_w "$inuse_w" --arg cpu_s "$cpu_s" '
+    --argjson nsmem_w "$nsmem_w" --argjson inuse_w "$inuse_w" --arg cpu_s "$cpu_s" \
+    --argjson slab0 "$slab0" --argjson slab_w "$slab_w" '
     {workload: $w, target: $t, rep: $rep, ok: $ok, exit_code: $rc, bench: $bench[0],
      proxy: {processes: $procs, cpu_seconds: $cpu, rss_kb_before: $rss0},
      machine: {busy_cpu_seconds: $busy, wall_seconds: $wall}}
     | if $w == "idle" then .idle = {rss_kb_while: $rss_w, sockstat_tcp_mem_before: $mem0,
-        sockstat_tcp_mem_while: $mem_w, proxy_ns_socket_mem_while: $nsmem_w, proxy_ns_tcp_inuse_while: $inuse_w,
+        sockstat_tcp_mem_while: $mem_w, slab_kb_before: $slab0, slab_kb_while: $slab_w,
+        proxy_ns_socket_mem_while: $nsmem_w, proxy_ns_tcp_inuse_while: $inuse_w,
         proxy_cpu_seconds_quiet_half: ($cpu_s | if . == "" then null else tonumber end)} else . end' >>"$RAW"
   if [[ $ok == true ]]; then
     log "$tag: ok $(jq -r '[.messages.per_second, .bytes.megabytes_per_second, .handshakes.per_second, .connections.established] | map(tostring) | "msg/s=\(.[0]) MB/s=\(.[1]) hs/s=\(.[2]) conns=\(.[3])"' "$out")"

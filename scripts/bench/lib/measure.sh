@@ -54,3 +54,9 @@ ns_socket_mem_bytes() {
       } }
     END { printf "%d\n", sum }'
 }
+
+# Kernel slab memory (KiB) of the whole machine: where each socket's own structures live (struct
+# tcp_sock, inode, file), which an idle connection keeps even with empty queues.
+machine_slab_kb() {
+  awk '/^Slab:/ { print $2 }' /proc/meminfo
+}
