@@ -145,3 +145,15 @@ TEST_F(BenchLoopback, ServerDyingMidRunIsCounted) {
 
 }  // namespace
 }  // namespace wsteer::bench
+
+namespace wsteer::bench {
+namespace {
+
+TEST(BenchServerListen, APortInUseIsAnErrorNotASilentShare) {
+  BenchServer first(ServerOptions{"127.0.0.1", 0, 1});
+  EXPECT_THROW(BenchServer(ServerOptions{"127.0.0.1", first.port(), 2}), std::system_error);
+  EXPECT_THROW(BenchServer(ServerOptions{"not-an-address", 1, 1}), std::system_error);
+}
+
+}  // namespace
+}  // namespace wsteer::bench
