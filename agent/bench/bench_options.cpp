@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/url/parse.hpp>
 
+#include <charconv>
 #include <map>
 #include <thread>
 
@@ -30,7 +31,10 @@ WsUrl parse_ws_url(const std::string& text) {
   out.host = u.host_address();  // without the brackets of an IPv6 literal
   if (out.host.empty()) throw UsageError("bad --url '" + text + "': no host");
   out.port = u.has_port() ? std::string(u.port()) : "80";
-  if (out.port.empty() || u.port_number() == 0) throw UsageError("bad --url '" + text + "': bad port");
+  unsigned port = 0;
+  const auto [end, err] = std::from_chars(out.port.data(), out.port.data() + out.port.size(), port);
+  if (err != std::errc{} || end != out.port.data() + out.port.size() || port == 0 || port > 65535)
+    throw UsageError("bad --url '" + text + "': bad port '" + out.port + "'");
   out.target = u.encoded_path().empty() ? "/" : std::string(u.encoded_path());
   if (u.has_query()) out.target += "?" + std::string(u.encoded_query());
   return out;

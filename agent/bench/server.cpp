@@ -171,6 +171,7 @@ struct BenchServer::Impl {
     asio::io_context io{1};
     tcp::acceptor acceptor{io};
   };
+  asio::io_context probe_io;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
   unsigned short port = 0;
@@ -184,6 +185,15 @@ BenchServer::BenchServer(const ServerOptions& options) : impl_(std::make_unique<
   const auto address = asio::ip::make_address(options.address, ec);
   if (ec) throw std::system_error(ec, "bad address '" + options.address + "'");
   tcp::endpoint endpoint(address, options.port);
+  if (options.port != 0) {
+    // SO_REUSEPORT lets a second server of the same user share the port silently; a plain bind
+    // first turns "already in use" into an error instead.
+    tcp::acceptor probe(impl_->probe_io);
+    probe.open(endpoint.protocol());
+    probe.set_option(asio::socket_base::reuse_address(true));
+    probe.bind(endpoint, ec);
+    if (ec) throw std::system_error(ec, "cannot listen on " + options.address + ":" + std::to_string(options.port));
+  }
   for (int i = 0; i < options.threads; ++i) {
     auto w = std::make_unique<Impl::Worker>();
     w->acceptor.open(endpoint.protocol());
