@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs whatever wsteer needs to build, test and run its demo that this Debian 12
+# Installs whatever wsteer needs to build, test, run its demo and its benchmarks that this Debian 12
 # machine lacks. Only Debian's archive is used. Safe to run again: it installs nothing twice.
 set -euo pipefail
 
@@ -10,6 +10,8 @@ packages=(
   libssl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev
   iproute2 procps util-linux
+  # scripts/bench: the baselines it compares with, the report's aggregation and its chart
+  haproxy nginx jq gnuplot-nox
 )
 
 missing=()
