@@ -7,6 +7,7 @@
 #include "metrics/agent_metrics.h"
 #include "metrics/datapath_collector.h"
 #include "metrics/function_collector.h"
+#include "metrics/metric_names.h"
 #include "proxy/health_prober.h"
 #include "proxy/listener.h"
 #include "proxy/proxy_context.h"
@@ -92,9 +93,9 @@ class MapPublisher {
 
 std::vector<prometheus::MetricFamily> flow_families(const proxy::SplicedFlows& spliced) {
   const auto s = spliced.stats();
-  auto flows = metrics::gauge_family("wsteer_spliced_flows", "Flows currently spliced in the kernel.");
+  auto flows = metrics::gauge_family(metrics::names::spliced_flows, "Flows currently spliced in the kernel.");
   metrics::add_sample(flows, static_cast<double>(s.flows));
-  auto middle = metrics::gauge_family("wsteer_spliced_bytes_in_flight",
+  auto middle = metrics::gauge_family(metrics::names::spliced_bytes_in_flight,
                                       "Bytes redirected between spliced sockets and not yet acknowledged by their "
                                       "receivers: the kernel memory held in the middle.");
   metrics::add_sample(middle, static_cast<double>(s.bytes_in_middle));
@@ -129,7 +130,9 @@ int run_agent(const AgentConfig& config) {
   if (datapath) publisher = std::make_unique<MapPublisher>(*datapath, *steering);
   std::atomic<bool> endpoints_loaded{false};
   endpoints::EndpointsFileWatcher watcher(config.endpoints_file, [&](const steering::EndpointList& list) {
-    steering->update_endpoints(list);
+    const auto rebuild_started = std::chrono::steady_clock::now();
+    steering->update_endpoints(list);  // builds the new Maglev table
+    metrics.maglev_rebuild(std::chrono::duration<double>(std::chrono::steady_clock::now() - rebuild_started).count());
     if (publisher) publisher->publish();
     endpoints_loaded = true;
     spdlog::info("endpoints: {} backends (version {})", list.size(), steering->endpoints_version());
@@ -140,7 +143,7 @@ int run_agent(const AgentConfig& config) {
     spdlog::error("endpoints: {} (not ready until the file is fixed)", started.error().message());
 
   metrics.add_collectable(std::make_shared<metrics::FunctionCollector>([&watcher] {
-    auto reloads = metrics::counter_family("wsteer_endpoints_reloads_total",
+    auto reloads = metrics::counter_family(metrics::names::endpoints_reloads_total,
                                            "Reads of a changed endpoints file, by result (error: last good list kept).");
     metrics::add_sample(reloads, static_cast<double>(watcher.reloads_ok()), {{"result", "ok"}});
     metrics::add_sample(reloads, static_cast<double>(watcher.reload_errors()), {{"result", "error"}});
@@ -178,11 +181,13 @@ int run_agent(const AgentConfig& config) {
   std::unique_ptr<admin::AdminServer> admin;
   if (config.metrics_listen) {
     admin = std::make_unique<admin::AdminServer>(
-        control, *config.metrics_listen,
+        *config.metrics_listen,
         admin::AdminHandlers{
             [&] { return metrics.serialize(); },
             [&](std::string& why) {
-              if (splice && !datapath) return (why = "datapath not loaded", false);
+              // Asked of the kernel: a detached verdict would leave spliced flows without a datapath.
+              if (splice && (!datapath || !datapath->verdict_attached()))
+                return (why = "splice verdict not attached to wsteer_spliced", false);
               return true;
             },
             [&](std::string& why) {
@@ -233,6 +238,7 @@ int run_agent(const AgentConfig& config) {
   for (auto& w : workers) w->stop();
   for (auto& t : threads) t.join();
   watcher.stop();
+  admin.reset();  // its handlers read the flows and the datapath
   spliced.reset();
   datapath.reset();
   spdlog::info("stopped");
