@@ -152,7 +152,8 @@ int run_agent(const AgentConfig& config) {
 
   proxy::ProxyContext ctx{config.proxy, *steering, metrics, datapath.get(), spliced.get()};
 
-  // Threads: one control io_context (accept, admin, signals) and one io_context per worker.
+  // Threads: one control io_context (accept, signals), one io_context per worker, and the admin
+  // server's own thread (scrapes and probes never wait behind accepts).
   asio::io_context control;
   const unsigned nworkers = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<asio::io_context>> workers;
