@@ -122,7 +122,9 @@ void expect_well_formed(const prom::Exposition& e, bool splice, const std::strin
     }
     EXPECT_TRUE(it->second.help && !it->second.help->empty()) << name << " has no HELP";
     EXPECT_EQ(it->second.type.value_or("none"), type_name(f.type)) << name;
-    if (f.type == MetricType::counter) EXPECT_TRUE(name.ends_with("_total")) << name;
+    if (f.type == MetricType::counter) {
+      EXPECT_TRUE(name.ends_with("_total")) << name;
+    }
   }
   for (const auto& [name, info] : e.families) {
     if (name.rfind("wsteer_", 0) != 0) continue;  // prometheus-cpp exports nothing else; be lenient
