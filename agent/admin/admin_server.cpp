@@ -3,7 +3,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -19,21 +18,28 @@ namespace {
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 }
 
-AdminServer::AdminServer(asio::io_context& io, const tcp::endpoint& endpoint, AdminHandlers handlers)
-    : io_(io), acceptor_(io), handlers_(std::move(handlers)) {
+AdminServer::AdminServer(const tcp::endpoint& endpoint, AdminHandlers handlers)
+    : acceptor_(io_), handlers_(std::move(handlers)) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
   acceptor_.listen();
 }
 
-void AdminServer::start() { asio::co_spawn(io_, accept_loop(), asio::detached); }
+AdminServer::~AdminServer() { stop(); }
+
+void AdminServer::start() {
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  thread_ = std::thread([this] { io_.run(); });
+}
 
 void AdminServer::stop() {
-  asio::post(io_, [this] {
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-  });
+  // Stopping the io_context abandons the coroutines of open keep-alive connections; their
+  // sockets close when the io_context is destroyed with this object.
+  io_.stop();
+  if (thread_.joinable()) thread_.join();
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);  // no thread runs io_ now: safe to touch from here
 }
 
 asio::awaitable<void> AdminServer::accept_loop() {

@@ -1,4 +1,6 @@
-// The agent's small HTTP server: /metrics (Prometheus text), /healthz, /readyz.
+// The agent's small HTTP server: /metrics (Prometheus text), /healthz, /readyz. It runs on a
+// thread of its own, so a slow scrape (walking large BPF maps) never delays accepting clients,
+// and the probes still answer while the proxy's threads are busy.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -7,29 +9,39 @@
 
 #include <functional>
 #include <string>
+#include <thread>
 
 namespace wsteer::admin {
 
+// Called on the admin thread: each must be safe to call concurrently with the proxy.
 struct AdminHandlers {
   std::function<std::string()> metrics;  // text exposition format
-  std::function<bool(std::string& why)> healthy;  // process up, programs attached
-  std::function<bool(std::string& why)> ready;    // endpoints loaded, listener open
+  // Liveness (Kubernetes restarts the pod on failure): process up, programs attached.
+  std::function<bool(std::string& why)> healthy;
+  // Readiness (Kubernetes stops sending traffic on failure): endpoints loaded, listener open.
+  std::function<bool(std::string& why)> ready;
 };
 
 class AdminServer {
  public:
   // Binds at once; throws boost::system::system_error on failure.
-  AdminServer(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint, AdminHandlers handlers);
-  void start();
+  AdminServer(const boost::asio::ip::tcp::endpoint& endpoint, AdminHandlers handlers);
+  ~AdminServer();  // stop()
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  void start();  // starts the thread
+  // Closes the listener and every open request, and joins the thread: no handler runs after it.
   void stop();
 
  private:
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
 
-  boost::asio::io_context& io_;
+  boost::asio::io_context io_{1};
   boost::asio::ip::tcp::acceptor acceptor_;
   AdminHandlers handlers_;
+  std::thread thread_;
 };
 
 }  // namespace wsteer::admin

@@ -7,6 +7,7 @@
 #include "metrics/agent_metrics.h"
 #include "metrics/datapath_collector.h"
 #include "metrics/function_collector.h"
+#include "metrics/metric_names.h"
 #include "proxy/health_prober.h"
 #include "proxy/listener.h"
 #include "proxy/proxy_context.h"
@@ -92,20 +93,20 @@ class MapPublisher {
 
 std::vector<prometheus::MetricFamily> flow_families(const proxy::SplicedFlows& spliced) {
   const auto s = spliced.stats();
-  auto flows = metrics::gauge_family("wsteer_spliced_flows", "Flows currently spliced in the kernel.");
+  auto flows = metrics::gauge_family(metrics::names::spliced_flows, "Flows currently spliced in the kernel.");
   metrics::add_sample(flows, static_cast<double>(s.flows));
-  auto middle = metrics::gauge_family("wsteer_spliced_bytes_in_flight",
+  auto middle = metrics::gauge_family(metrics::names::spliced_bytes_in_flight,
                                       "Bytes redirected between spliced sockets and not yet acknowledged by their "
                                       "receivers: the kernel memory held in the middle.");
   metrics::add_sample(middle, static_cast<double>(s.bytes_in_middle));
-  auto held = metrics::gauge_family("wsteer_backpressure_paused_flows",
+  auto held = metrics::gauge_family(metrics::names::backpressure_paused_flows,
                                     "Spliced flow directions whose sender is currently held back by backpressure.");
   metrics::add_sample(held, static_cast<double>(s.flows_holding));
-  auto relayed = metrics::counter_family("wsteer_backpressure_relayed_bytes_total",
+  auto relayed = metrics::counter_family(metrics::names::backpressure_relayed_bytes_total,
                                          "Bytes the verdict held back from a sender whose reader was behind, "
                                          "relayed by the agent once the reader caught up.");
   metrics::add_sample(relayed, static_cast<double>(s.relayed_bytes));
-  auto holds = metrics::counter_family("wsteer_backpressure_holds_total",
+  auto holds = metrics::counter_family(metrics::names::backpressure_holds_total,
                                        "Times a spliced flow's sender was held back because its reader was behind "
                                        "(more than --splice-buffer-limit bytes in the middle).");
   metrics::add_sample(holds, static_cast<double>(s.holds));
@@ -141,7 +142,9 @@ int run_agent(const AgentConfig& config) {
   if (datapath) publisher = std::make_unique<MapPublisher>(*datapath, *steering);
   std::atomic<bool> endpoints_loaded{false};
   endpoints::EndpointsFileWatcher watcher(config.endpoints_file, [&](const steering::EndpointList& list) {
-    steering->update_endpoints(list);
+    const auto rebuild_started = std::chrono::steady_clock::now();
+    steering->update_endpoints(list);  // builds the new Maglev table
+    metrics.maglev_rebuild(std::chrono::duration<double>(std::chrono::steady_clock::now() - rebuild_started).count());
     if (publisher) publisher->publish();
     endpoints_loaded = true;
     spdlog::info("endpoints: {} backends (version {})", list.size(), steering->endpoints_version());
@@ -152,7 +155,7 @@ int run_agent(const AgentConfig& config) {
     spdlog::error("endpoints: {} (not ready until the file is fixed)", started.error().message());
 
   metrics.add_collectable(std::make_shared<metrics::FunctionCollector>([&watcher] {
-    auto reloads = metrics::counter_family("wsteer_endpoints_reloads_total",
+    auto reloads = metrics::counter_family(metrics::names::endpoints_reloads_total,
                                            "Reads of a changed endpoints file, by result (error: last good list kept).");
     metrics::add_sample(reloads, static_cast<double>(watcher.reloads_ok()), {{"result", "ok"}});
     metrics::add_sample(reloads, static_cast<double>(watcher.reload_errors()), {{"result", "error"}});
@@ -161,7 +164,8 @@ int run_agent(const AgentConfig& config) {
 
   proxy::ProxyContext ctx{config.proxy, *steering, metrics, datapath.get(), spliced.get()};
 
-  // Threads: one control io_context (accept, admin, signals) and one io_context per worker.
+  // Threads: one control io_context (accept, signals), one io_context per worker, and the admin
+  // server's own thread (scrapes and probes never wait behind accepts).
   asio::io_context control;
   const unsigned nworkers = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<asio::io_context>> workers;
@@ -190,11 +194,13 @@ int run_agent(const AgentConfig& config) {
   std::unique_ptr<admin::AdminServer> admin;
   if (config.metrics_listen) {
     admin = std::make_unique<admin::AdminServer>(
-        control, *config.metrics_listen,
+        *config.metrics_listen,
         admin::AdminHandlers{
             [&] { return metrics.serialize(); },
             [&](std::string& why) {
-              if (splice && !datapath) return (why = "datapath not loaded", false);
+              // Asked of the kernel: a detached verdict would leave spliced flows without a datapath.
+              if (splice && (!datapath || !datapath->verdict_attached()))
+                return (why = "splice verdict not attached to wsteer_spliced", false);
               return true;
             },
             [&](std::string& why) {
@@ -245,6 +251,7 @@ int run_agent(const AgentConfig& config) {
   for (auto& w : workers) w->stop();
   for (auto& t : threads) t.join();
   watcher.stop();
+  admin.reset();  // its handlers read the flows and the datapath
   spliced.reset();
   datapath.reset();
   spdlog::info("stopped");

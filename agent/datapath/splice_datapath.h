@@ -79,6 +79,17 @@ class SpliceDatapath {
 
   const std::filesystem::path& pin_dir() const { return pin_dir_; }
 
+  // Health and fill queries for /healthz and /metrics (splice_datapath_queries.cpp).
+  // Whether the kernel reports our verdict program attached to wsteer_spliced right now.
+  bool verdict_attached() const;
+  struct MapFill {
+    const char* name;
+    std::size_t entries;      // keys counted by walking the map
+    std::uint32_t max_entries;
+  };
+  // wsteer_flows and the two sockhashes: how full they are.
+  std::vector<MapFill> map_fill() const;
+
  private:
   int map_fd(const char* name) const;
 

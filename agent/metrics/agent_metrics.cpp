@@ -1,5 +1,7 @@
 #include "metrics/agent_metrics.h"
 
+#include "metrics/metric_names.h"
+
 #include <prometheus/text_serializer.h>
 
 #include <sstream>
@@ -20,40 +22,86 @@ const char* to_string(Result r) {
   return "unknown";
 }
 
+const std::vector<Outcome>& known_outcomes() {
+  // Reasons of `rejected` are proxy/handshake_check.cpp's labels plus the request-read failures
+  // of proxy/session.cpp; `backend_rejected` carries the status class the backend answered.
+  static const std::vector<Outcome> outcomes = {
+      {Result::spliced, "none"},
+      {Result::proxied, "none"},
+      {Result::rejected, "malformed"},
+      {Result::rejected, "header_too_large"},
+      {Result::rejected, "timeout"},
+      {Result::rejected, "method"},
+      {Result::rejected, "http_version"},
+      {Result::rejected, "host"},
+      {Result::rejected, "not_upgrade"},
+      {Result::rejected, "connection"},
+      {Result::rejected, "body"},
+      {Result::rejected, "version"},
+      {Result::rejected, "key"},
+      {Result::backend_error, "connect_failed"},
+      {Result::backend_error, "bad_response"},
+      {Result::backend_error, "splice_failed"},
+      {Result::backend_rejected, "1xx"},
+      {Result::backend_rejected, "2xx"},
+      {Result::backend_rejected, "3xx"},
+      {Result::backend_rejected, "4xx"},
+      {Result::backend_rejected, "5xx"},
+      {Result::unavailable, "no_backends"},
+      {Result::unavailable, "all_full"},
+      {Result::aborted, "client_closed"},
+      {Result::aborted, "splice_failed"},
+  };
+  return outcomes;
+}
+
+std::string_view bounded_reason(Result result, std::string_view reason) {
+  for (const auto& o : known_outcomes())
+    if (o.result == result && o.reason == reason) return o.reason;
+  return "other";
+}
+
 AgentMetrics::AgentMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
   connections_ = &prometheus::BuildCounter()
-                      .Name("wsteer_connections_total")
-                      .Help("Client connections by how they ended up (result) and why (reason).")
+                      .Name(std::string(names::connections_total))
+                      .Help("Client connections by how they ended up (result) and why (reason): spliced, "
+                            "proxied, rejected, backend_error, backend_rejected, unavailable, aborted.")
                       .Register(*registry_);
-  connect_failures_ = &prometheus::BuildCounter()
-                           .Name("wsteer_backend_connect_failures_total")
-                           .Help("Failed connection attempts to a backend (refused or timed out).")
-                           .Register(*registry_);
   active_ = &prometheus::BuildGauge()
-                 .Name("wsteer_connections_active")
+                 .Name(std::string(names::connections_active))
                  .Help("Client connections currently open through this agent (handshaking or established).")
                  .Register(*registry_)
                  .Add({});
   auto& bytes = prometheus::BuildCounter()
-                    .Name("wsteer_userspace_bytes_total")
+                    .Name(std::string(names::userspace_bytes_total))
                     .Help("Bytes the agent itself read from a socket: handshakes only with the splice "
                           "datapath, everything with the userspace datapath.")
                     .Register(*registry_);
   userspace_bytes_[0] = &bytes.Add({{"direction", "client_to_backend"}});
   userspace_bytes_[1] = &bytes.Add({{"direction", "backend_to_client"}});
   handshake_ = &prometheus::BuildHistogram()
-                    .Name("wsteer_handshake_seconds")
-                    .Help("Time from accepting a client to relaying the backend's 101.")
+                    .Name(std::string(names::handshake_seconds))
+                    .Help("Time from accepting a client to relaying the backend's 101, in seconds.")
                     .Register(*registry_)
                     .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01,
                                                                     0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
-  // Make the always-present results visible at zero from the first scrape.
-  for (int r = 0; r < static_cast<int>(Result::count_); ++r)
-    connections_->Add({{"result", to_string(static_cast<Result>(r))}, {"reason", "none"}});
+  rebuilds_ = &prometheus::BuildCounter()
+                   .Name(std::string(names::maglev_rebuilds_total))
+                   .Help("Maglev table rebuilds (one per endpoint set change).")
+                   .Register(*registry_)
+                   .Add({});
+  last_rebuild_seconds_ = &prometheus::BuildGauge()
+                               .Name(std::string(names::maglev_last_rebuild_duration_seconds))
+                               .Help("How long the last Maglev table rebuild took, in seconds.")
+                               .Register(*registry_)
+                               .Add({});
+  for (const auto& o : known_outcomes())
+    connections_->Add({{"result", to_string(o.result)}, {"reason", std::string(o.reason)}});
 }
 
-void AgentMetrics::connection(Result result, const std::string& reason) {
-  connections_->Add({{"result", to_string(result)}, {"reason", reason.empty() ? "none" : reason}}).Increment();
+void AgentMetrics::connection(Result result, std::string_view reason) {
+  connections_->Add({{"result", to_string(result)}, {"reason", std::string(bounded_reason(result, reason))}})
+      .Increment();
 }
 
 void AgentMetrics::userspace_bytes(Direction d, std::uint64_t n) {
@@ -62,8 +110,9 @@ void AgentMetrics::userspace_bytes(Direction d, std::uint64_t n) {
 
 void AgentMetrics::handshake_seconds(double s) { handshake_->Observe(s); }
 
-void AgentMetrics::backend_connect_failure(const std::string& backend) {
-  connect_failures_->Add({{"backend", backend}}).Increment();
+void AgentMetrics::maglev_rebuild(double seconds) {
+  rebuilds_->Increment();
+  last_rebuild_seconds_->Set(seconds);
 }
 
 void AgentMetrics::add_collectable(std::shared_ptr<prometheus::Collectable> c) {
@@ -85,12 +134,12 @@ std::string AgentMetrics::serialize() const {
   return out.str();
 }
 
-prometheus::MetricFamily counter_family(std::string name, std::string help) {
-  return {std::move(name), std::move(help), prometheus::MetricType::Counter, {}};
+prometheus::MetricFamily counter_family(std::string_view name, std::string help) {
+  return {std::string(name), std::move(help), prometheus::MetricType::Counter, {}};
 }
 
-prometheus::MetricFamily gauge_family(std::string name, std::string help) {
-  return {std::move(name), std::move(help), prometheus::MetricType::Gauge, {}};
+prometheus::MetricFamily gauge_family(std::string_view name, std::string help) {
+  return {std::string(name), std::move(help), prometheus::MetricType::Gauge, {}};
 }
 
 void add_sample(prometheus::MetricFamily& family, double value, std::vector<prometheus::ClientMetric::Label> labels) {

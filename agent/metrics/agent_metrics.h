@@ -1,5 +1,6 @@
 // The agent's Prometheus metrics (prometheus-cpp). Push-style metrics the proxy updates live here;
 // pull-style ones (BPF counters, steering state) are Collectables read at scrape time.
+// Family names come from metrics/metric_names.h.
 #pragma once
 
 #include <prometheus/collectable.h>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace wsteer::metrics {
@@ -25,10 +27,21 @@ enum class Result {
   backend_error,     // no backend could be reached (502) or it broke the handshake
   backend_rejected,  // the backend answered something other than 101, relayed as is
   unavailable,       // no eligible backend (503)
-  aborted,           // the client went away during the handshake
+  aborted,           // the client went away during the handshake, or the splice failed after the 101
   count_,
 };
 const char* to_string(Result r);
+
+// The fixed set of (result, reason) pairs wsteer_connections_total can carry. All of them are
+// exported at zero from the first scrape, so rate() and alerts see a series before its first event.
+struct Outcome {
+  Result result;
+  std::string_view reason;
+};
+const std::vector<Outcome>& known_outcomes();
+// The reason label for `reason` under `result`: itself if it is a known pair, else "other", so a
+// new code path can never make the label set grow without bound.
+std::string_view bounded_reason(Result result, std::string_view reason);
 
 enum class Direction { client_to_backend, backend_to_client };
 
@@ -36,11 +49,11 @@ class AgentMetrics {
  public:
   AgentMetrics();
 
-  // `reason` must come from a small fixed set (label cardinality stays bounded).
-  void connection(Result result, const std::string& reason);
+  void connection(Result result, std::string_view reason);
   void userspace_bytes(Direction d, std::uint64_t n);
   void handshake_seconds(double s);
-  void backend_connect_failure(const std::string& backend);
+  // One Maglev table rebuild (an endpoint set change) and how long it took.
+  void maglev_rebuild(double seconds);
 
   prometheus::Gauge& active_connections() { return *active_; }
   prometheus::Registry& registry() { return *registry_; }
@@ -53,17 +66,18 @@ class AgentMetrics {
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* connections_;
-  prometheus::Family<prometheus::Counter>* connect_failures_;
   prometheus::Gauge* active_;
   std::array<prometheus::Counter*, 2> userspace_bytes_{};
   prometheus::Histogram* handshake_;
+  prometheus::Counter* rebuilds_;
+  prometheus::Gauge* last_rebuild_seconds_;
   mutable std::mutex collectables_mutex_;
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
 };
 
 // Helpers to build a MetricFamily by hand in a Collectable.
-prometheus::MetricFamily counter_family(std::string name, std::string help);
-prometheus::MetricFamily gauge_family(std::string name, std::string help);
+prometheus::MetricFamily counter_family(std::string_view name, std::string help);
+prometheus::MetricFamily gauge_family(std::string_view name, std::string help);
 void add_sample(prometheus::MetricFamily& family, double value,
                 std::vector<prometheus::ClientMetric::Label> labels = {});
 

@@ -90,6 +90,31 @@ ReadFailure classify_read_error(const boost::system::error_code& ec) {
   return {Result::rejected, "malformed", http::status::bad_request};
 }
 
+// The one log line of a connection's outcome: "connection <result> reason=<reason> client=..."
+// (then what went wrong, for a human). Every rejected or failed connection gets exactly one, at
+// info (the client's doing) or warn (a backend's or ours); a success gets one at debug only.
+// `reason` is the same fixed-set label wsteer_connections_total counts.
+void log_outcome(spdlog::level::level_enum level, Result result, std::string_view reason, std::string_view client,
+                 std::string_view detail) {
+  if (!spdlog::should_log(level)) return;
+  if (detail.empty())
+    spdlog::log(level, "connection {} reason={} client={}", metrics::to_string(result), reason, client);
+  else
+    spdlog::log(level, "connection {} reason={} client={}: {}", metrics::to_string(result), reason, client, detail);
+}
+
+// Counts and logs a connection's outcome together, so no path can do one without the other.
+void finish(ProxyContext& ctx, spdlog::level::level_enum level, Result result, std::string_view reason,
+            std::string_view client, std::string_view detail = {}) {
+  ctx.metrics.connection(result, reason);
+  log_outcome(level, result, metrics::bounded_reason(result, reason), client, detail);
+}
+
+std::string describe(const tcp::endpoint& e) {
+  return e.address().is_v6() ? "[" + e.address().to_string() + "]:" + std::to_string(e.port())
+                             : e.address().to_string() + ":" + std::to_string(e.port());
+}
+
 template <typename Stream>
 asio::awaitable<void> send_error(Stream& stream, http::status status, const std::string& reason) {
   auto res = make_error_response(status, reason);
@@ -106,9 +131,10 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   boost::system::error_code ec;
   const auto client_endpoint = client_socket.remote_endpoint(ec);
   if (ec) {
-    ctx.metrics.connection(Result::aborted, "client_closed");
+    finish(ctx, spdlog::level::info, Result::aborted, "client_closed", "unknown", "gone before accept completed");
     co_return;
   }
+  const auto client_name = describe(client_endpoint);
   set_nodelay(client_socket);
   beast::tcp_stream client(std::move(client_socket));
 
@@ -120,8 +146,7 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   auto [read_ec, request_bytes] = co_await http::async_read(client, client_buffer, parser, kUse);
   if (read_ec) {
     const auto failure = classify_read_error(read_ec);
-    spdlog::info("client {} rejected: {} ({})", client_endpoint.address().to_string(), failure.reason, read_ec.message());
-    ctx.metrics.connection(failure.result, failure.reason);
+    finish(ctx, spdlog::level::info, failure.result, failure.reason, client_name, read_ec.message());
     if (failure.status != http::status::unknown) co_await send_error(client, failure.status, failure.reason);
     co_return;
   }
@@ -130,8 +155,7 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
 
   const auto verdict = check_upgrade(request);
   if (!verdict.ok()) {
-    spdlog::info("client {} rejected: {}", client_endpoint.address().to_string(), verdict.reason);
-    ctx.metrics.connection(Result::rejected, verdict.label);
+    finish(ctx, spdlog::level::info, Result::rejected, verdict.label, client_name, verdict.reason);
     co_await http::async_write(client, make_error_response(verdict), kUse);
     co_return;
   }
@@ -141,8 +165,7 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   if (choice.result != steering::Choice::Result::ok) {
     const bool full = choice.result == steering::Choice::Result::all_full;
     const char* reason = full ? "all_full" : "no_backends";
-    spdlog::warn("client {}: no backend available ({})", client_endpoint.address().to_string(), reason);
-    ctx.metrics.connection(Result::unavailable, reason);
+    finish(ctx, spdlog::level::warn, Result::unavailable, reason, client_name, "no eligible backend");
     co_await send_error(client, http::status::service_unavailable, reason);
     co_return;
   }
@@ -157,16 +180,16 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
       chosen = &candidate;
       break;
     }
+    // About the backend, not the connection (which may still succeed on the next candidate);
+    // wsteer_backend_connect_failures_total counts it through on_connect_failed().
     spdlog::warn("backend {} ({}:{}) connect failed: {}", candidate.name, candidate.address.to_string(),
                  candidate.port, connect_ec.message());
-    ctx.metrics.backend_connect_failure(candidate.name);
     ctx.steering.on_connect_failed(candidate.id);
     backend.close();
   }
   if (!chosen) {
-    spdlog::warn("client {}: no backend reachable after {} tries", client_endpoint.address().to_string(),
-                 choice.candidates.size());
-    ctx.metrics.connection(Result::backend_error, "connect_failed");
+    finish(ctx, spdlog::level::warn, Result::backend_error, "connect_failed", client_name,
+           "no backend reachable after " + std::to_string(choice.candidates.size()) + " tries");
     co_await send_error(client, http::status::bad_gateway, "connect_failed");
     co_return;
   }
@@ -196,8 +219,8 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   if (!response_ec)
     std::tie(response_ec, response_bytes) = co_await http::async_read(backend, backend_buffer, response_parser, kUse);
   if (response_ec) {
-    spdlog::warn("backend {} broke the handshake: {}", chosen->name, response_ec.message());
-    ctx.metrics.connection(Result::backend_error, "bad_response");
+    finish(ctx, spdlog::level::warn, Result::backend_error, "bad_response", client_name,
+           "backend " + chosen->name + " broke the handshake: " + response_ec.message());
     co_await send_error(client, http::status::bad_gateway, "bad_response");
     co_return;
   }
@@ -206,8 +229,8 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
 
   if (response.result() != http::status::switching_protocols) {
     // Not an upgrade: relay the answer as it is and end both connections.
-    spdlog::info("backend {} answered {} to client {}", chosen->name, response.result_int(), client_ip);
-    ctx.metrics.connection(Result::backend_rejected, std::to_string(response.result_int() / 100) + "xx");
+    finish(ctx, spdlog::level::info, Result::backend_rejected, std::to_string(response.result_int() / 100) + "xx",
+           client_name, "backend " + chosen->name + " answered " + std::to_string(response.result_int()));
     response.keep_alive(false);
     co_await http::async_write(client, response, kUse);
     co_return;
@@ -225,8 +248,8 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   if (ctx.datapath) {
     datapath::FlowMeta meta{chosen->id, mapped_v6(client_endpoint.address()), client_endpoint.port()};
     if (auto insert_ec = ctx.datapath->add_targets(sockets, meta)) {
-      spdlog::warn("client {}: cannot splice: {}", client_ip, insert_ec.message());
-      ctx.metrics.connection(Result::backend_error, "splice_failed");
+      finish(ctx, spdlog::level::warn, Result::backend_error, "splice_failed", client_name,
+             "cannot make the sockets redirect targets: " + insert_ec.message());
       co_await send_error(client_sock, http::status::bad_gateway, "splice_failed");
       co_return;
     }
@@ -236,13 +259,14 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
     std::tie(relay_ec, std::ignore) = co_await asio::async_write(client_sock, backend_buffer.data(), kUse);
   if (relay_ec) {
     if (ctx.datapath) ctx.datapath->remove(sockets);
-    ctx.metrics.connection(Result::aborted, "client_closed");
+    finish(ctx, spdlog::level::info, Result::aborted, "client_closed", client_name,
+           "relaying the 101: " + relay_ec.message());
     co_return;
   }
   ctx.metrics.handshake_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 
   if (!ctx.datapath) {
-    ctx.metrics.connection(Result::proxied, "none");
+    finish(ctx, spdlog::level::debug, Result::proxied, "none", client_name, "backend " + chosen->name);
     co_await relay_userspace(client_sock, backend_sock, ctx.metrics);
     co_return;
   }
@@ -265,9 +289,8 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   for (auto [fd, cookie] : {std::pair{sockets.backend_fd, sockets.backend_cookie},
                             std::pair{sockets.client_fd, sockets.client_cookie}}) {
     if (auto splice_ec = ctx.datapath->splice(fd, cookie)) {
-      spdlog::warn("client {}: splice failed: {}", client_ip, splice_ec.message());
       ctx.datapath->remove(sockets);
-      ctx.metrics.connection(Result::aborted, "splice_failed");
+      finish(ctx, spdlog::level::warn, Result::aborted, "splice_failed", client_name, splice_ec.message());
       co_return;
     }
   }
@@ -275,8 +298,7 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   flow.backend.reset(backend_sock.release());
   lease.release();
   guard.hand_off();
-  ctx.metrics.connection(Result::spliced, "none");
-  spdlog::debug("client {} spliced to {}", client_ip, chosen->name);
+  finish(ctx, spdlog::level::debug, Result::spliced, "none", client_name, "backend " + chosen->name);
   ctx.spliced->adopt(std::move(flow));
 }
 

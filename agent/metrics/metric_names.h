@@ -1,0 +1,81 @@
+// Every metric family the agent exports, in one place: the collectors register under these
+// names, the end-to-end test checks that each one is scraped with HELP and TYPE, and the
+// dashboard test checks that every name its PromQL uses is one of them.
+#pragma once
+
+#include <array>
+#include <string_view>
+
+namespace wsteer::metrics::names {
+
+// Pushed by the proxy (AgentMetrics).
+inline constexpr std::string_view connections_total = "wsteer_connections_total";
+inline constexpr std::string_view connections_active = "wsteer_connections_active";
+inline constexpr std::string_view userspace_bytes_total = "wsteer_userspace_bytes_total";
+inline constexpr std::string_view handshake_seconds = "wsteer_handshake_seconds";
+inline constexpr std::string_view maglev_rebuilds_total = "wsteer_maglev_rebuilds_total";
+inline constexpr std::string_view maglev_last_rebuild_duration_seconds = "wsteer_maglev_last_rebuild_duration_seconds";
+
+// Read at scrape time from the BPF maps (DatapathCollector).
+inline constexpr std::string_view spliced_bytes_total = "wsteer_spliced_bytes_total";
+inline constexpr std::string_view spliced_skbs_total = "wsteer_spliced_skbs_total";
+inline constexpr std::string_view splice_redirect_failures_total = "wsteer_splice_redirect_failures_total";
+inline constexpr std::string_view splice_fin_skbs_total = "wsteer_splice_fin_skbs_total";
+inline constexpr std::string_view splice_unmatched_skbs_total = "wsteer_splice_unmatched_skbs_total";
+inline constexpr std::string_view bpf_map_entries = "wsteer_bpf_map_entries";
+inline constexpr std::string_view bpf_map_max_entries = "wsteer_bpf_map_max_entries";
+
+// Read at scrape time from the steering layer (DatapathCollector).
+inline constexpr std::string_view backend_active_connections = "wsteer_backend_active_connections";
+inline constexpr std::string_view backend_connections_total = "wsteer_backend_connections_total";
+inline constexpr std::string_view backend_connect_failures_total = "wsteer_backend_connect_failures_total";
+inline constexpr std::string_view backend_state = "wsteer_backend_state";
+inline constexpr std::string_view backend_spliced_bytes_total = "wsteer_backend_spliced_bytes_total";
+inline constexpr std::string_view endpoints_version = "wsteer_endpoints_version";
+
+// Read at scrape time from the agent's wiring (app/agent.cpp).
+inline constexpr std::string_view spliced_flows = "wsteer_spliced_flows";
+inline constexpr std::string_view spliced_bytes_in_flight = "wsteer_spliced_bytes_in_flight";
+inline constexpr std::string_view endpoints_reloads_total = "wsteer_endpoints_reloads_total";
+inline constexpr std::string_view backpressure_paused_flows = "wsteer_backpressure_paused_flows";
+inline constexpr std::string_view backpressure_holds_total = "wsteer_backpressure_holds_total";
+inline constexpr std::string_view backpressure_relayed_bytes_total = "wsteer_backpressure_relayed_bytes_total";
+
+enum class Type { counter, gauge, histogram };
+
+struct Family {
+  std::string_view name;
+  Type type;
+  bool splice_only;  // only meaningful with the splice datapath: may be absent or empty with userspace
+};
+
+// No XDP counters: the XDP guard does not exist yet, so nothing is exported for it.
+inline constexpr std::array kFamilies = {
+    Family{connections_total, Type::counter, false},
+    Family{connections_active, Type::gauge, false},
+    Family{userspace_bytes_total, Type::counter, false},
+    Family{handshake_seconds, Type::histogram, false},
+    Family{maglev_rebuilds_total, Type::counter, false},
+    Family{maglev_last_rebuild_duration_seconds, Type::gauge, false},
+    Family{spliced_bytes_total, Type::counter, false},
+    Family{spliced_skbs_total, Type::counter, false},
+    Family{splice_redirect_failures_total, Type::counter, false},
+    Family{splice_fin_skbs_total, Type::counter, false},
+    Family{splice_unmatched_skbs_total, Type::counter, false},
+    Family{bpf_map_entries, Type::gauge, true},
+    Family{bpf_map_max_entries, Type::gauge, true},
+    Family{backend_active_connections, Type::gauge, false},
+    Family{backend_connections_total, Type::counter, false},
+    Family{backend_connect_failures_total, Type::counter, false},
+    Family{backend_state, Type::gauge, false},
+    Family{backend_spliced_bytes_total, Type::counter, false},
+    Family{endpoints_version, Type::gauge, false},
+    Family{spliced_flows, Type::gauge, true},
+    Family{spliced_bytes_in_flight, Type::gauge, true},
+    Family{endpoints_reloads_total, Type::counter, false},
+    Family{backpressure_paused_flows, Type::gauge, true},
+    Family{backpressure_holds_total, Type::counter, true},
+    Family{backpressure_relayed_bytes_total, Type::counter, true},
+};
+
+}  // namespace wsteer::metrics::names
