@@ -82,7 +82,7 @@ void flows_table(const json::object& model, std::ostream& out) {
   if (u64(model, "matching") > u64(model, "shown"))
     out << "showing " << u64(model, "shown") << " of " << u64(model, "matching") << " flows (oldest first; --limit N, 0 for all)\n";
   if (u64(model, "closed_entries"))
-    out << u64(model, "closed_entries") << " flow entries belong to closed sockets (left by an agent that did not exit cleanly)\n";
+    out << u64(model, "closed_entries") << " stale flow entries (sockets closed; an agent did not exit cleanly)\n";
   print_agent_down_note(model, out);
 }
 

@@ -8,6 +8,7 @@
 #include "steering/maglev_steering.h"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
