@@ -230,13 +230,20 @@ int run_agent(const AgentConfig& config) {
         return s;
       },
       [&] { return admin::counters_json(metrics.registry().Collect()); }};
-  admin::ControlServer control_server(
-      control, config.control_socket.empty() ? admin::default_control_socket(config.bpffs) : config.control_socket,
-      [&control_context](const boost::json::object& request) {
-        return admin::handle_control_request(control_context, request);
-      });
-  control_server.start();
-  spdlog::info("control socket {}", control_server.path().string());
+  // Without it the agent still balances (e.g. run unprivileged with --datapath userspace); only
+  // wsteerctl's drain/lookup are lost, and it says the agent is not reachable.
+  std::unique_ptr<admin::ControlServer> control_server;
+  try {
+    control_server = std::make_unique<admin::ControlServer>(
+        control, config.control_socket.empty() ? admin::default_control_socket(config.bpffs) : config.control_socket,
+        [&control_context](const boost::json::object& request) {
+          return admin::handle_control_request(control_context, request);
+        });
+    control_server->start();
+    spdlog::info("control socket {}", control_server->path().string());
+  } catch (const std::exception& e) {
+    spdlog::error("no control socket for wsteerctl: {}", e.what());
+  }
 
   // SIGTERM/SIGINT: stop accepting, let flows end within the grace period, then clean up.
   asio::signal_set signals(control, SIGTERM, SIGINT);

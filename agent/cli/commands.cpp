@@ -18,7 +18,7 @@ json::object agent_json(const AgentProbe& probe, const ControlClient& client) {
 void print_agent_down_note(const json::object& model, std::ostream& out) {
   const auto& agent = obj(model, "agent");
   if (!agent.empty() && !flag(agent, "up"))
-    out << "note: " << str(agent, "reason") << "; showing the pinned maps as the agent last wrote them\n";
+    out << str(agent, "reason") << "\n(showing the pinned maps as the agent last wrote them)\n";
 }
 
 namespace {
