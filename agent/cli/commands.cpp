@@ -65,8 +65,18 @@ void run_command(const Options& options, std::ostream& out) {
   }
 
   // Read-only commands: the pinned maps, whether the agent runs or not.
-  const PinnedMaps maps(options.bpffs);
   const auto probe = probe_agent(client);
+  const PinnedMaps maps = [&] {
+    try {
+      return PinnedMaps(options.bpffs);
+    } catch (const CtlError& e) {
+      // An agent with the userspace datapath pins nothing: say that rather than "not running".
+      const auto* datapath = probe.status ? probe.status->if_contains("datapath") : nullptr;
+      if (datapath && datapath->is_string() && datapath->as_string() == "userspace")
+        throw CtlError("the agent runs with --datapath userspace: no BPF maps to read (" + std::string(e.what()) + ")");
+      throw;
+    }
+  }();
   json::object model;
   void (*table)(const json::object&, std::ostream&) = nullptr;
   if (command == "status") {

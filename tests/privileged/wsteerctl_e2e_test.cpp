@@ -300,6 +300,18 @@ TEST_F(WsteerctlE2E, PinnedMapsAnswerWithTheAgentStoppedThenKilled) {
   EXPECT_NE(drain.err.find("drain needs the running agent"), std::string::npos) << drain.err;
 }
 
+TEST_F(WsteerctlE2E, UserspaceDatapathHasNoMapsButStillDrainsAndLooksUp) {
+  agent_.reset();
+  agent_ = std::make_unique<AgentUnderTest>(*topology_, dir_, backends_->endpoints(), "userspace",
+                                            std::vector<std::string>{"--hash-key", "query:room"});
+  const auto status = ctl({"status"});
+  EXPECT_EQ(status.exit_code, 1);
+  EXPECT_NE(status.err.find("--datapath userspace: no BPF maps"), std::string::npos) << status.err;
+  const auto home = std::string(ctl_json({"lookup", "--query", "room=3"}).at("backend").as_string());
+  EXPECT_EQ(ctl({"drain", home}).exit_code, 0);
+  EXPECT_NE(ctl_json({"lookup", "--query", "room=3"}).at("backend").as_string(), home);
+}
+
 TEST_F(WsteerctlE2E, ClearErrorsForAMissingFolderAMissingSocketAndAFolderWithoutMaps) {
   const auto missing = run_command({wsteer_binary("wsteerctl").string(), "status", "--bpffs", "/sys/fs/bpf/wsteer-no-such-folder-" + std::to_string(::getpid())});
   EXPECT_EQ(missing.exit_code, 1);
