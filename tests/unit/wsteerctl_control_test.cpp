@@ -1,6 +1,7 @@
 // The agent's side of wsteerctl: the control commands against a real MaglevSteering, and the
 // control socket itself (a Unix socket in a scratch folder: no privileges needed).
 #include "admin/control_commands.h"
+#include "app/agent_config.h"
 #include "admin/control_protocol.h"
 #include "admin/control_server.h"
 #include "cli/control_client.h"
@@ -15,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <thread>
 
 namespace wsteer {
@@ -199,6 +201,22 @@ TEST_F(ControlSocket, ClientErrorsSayWhatIsWrong) {
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
   ::close(fd);
+}
+
+TEST(ControlProtocol, AgentFlagAndYamlKeyPickTheSocket) {
+  const auto parse = [](std::vector<std::string> args) {
+    args.insert(args.begin(), "wsteer-agent");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    return app::parse_agent_config(static_cast<int>(argv.size()), argv.data());
+  };
+  EXPECT_TRUE(parse({"--listen", "127.0.0.1:1", "--endpoints-file", "/e"}).control_socket.empty()) << "empty: the default";
+  EXPECT_EQ(parse({"--listen", "127.0.0.1:1", "--endpoints-file", "/e", "--control-socket", "/run/x.sock"}).control_socket,
+            "/run/x.sock");
+  const auto yaml = std::filesystem::temp_directory_path() / ("wsteerctl-unit-" + std::to_string(::getpid()) + ".yaml");
+  std::ofstream(yaml) << "control-socket: /run/y.sock\n";
+  EXPECT_EQ(parse({"--listen", "127.0.0.1:1", "--endpoints-file", "/e", "--config", yaml.string()}).control_socket, "/run/y.sock");
+  std::filesystem::remove(yaml);
 }
 
 TEST(ControlProtocol, DefaultSocketFollowsTheBpffsFolder) {
