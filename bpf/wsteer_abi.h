@@ -105,6 +105,11 @@ struct wsteer_backend_info {
 	__u32 weight;
 	__u32 max_connections; /* 0: unlimited */
 	__u32 pad1;
+	/* The agent's connection accounting, mirrored every second so wsteerctl can show it (and the
+	 * last values before an agent stopped) straight from the map. */
+	__u64 active_connections; /* client connections on this backend now */
+	__u64 total_connections;  /* connections relayed to it since the agent started */
+	__u64 connect_failures;   /* failed connects/handshakes since the agent started */
 };
 
 #endif /* WSTEER_ABI_H */

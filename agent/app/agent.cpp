@@ -1,6 +1,9 @@
 #include "app/agent.h"
 
 #include "admin/admin_server.h"
+#include "admin/control_commands.h"
+#include "admin/control_protocol.h"
+#include "admin/control_server.h"
 #include "core/logging.h"
 #include "datapath/splice_datapath.h"
 #include "endpoints/endpoints_file.h"
@@ -20,6 +23,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -56,6 +60,9 @@ wsteer_backend_info to_backend_info(const steering::BackendStatus& b) {
                                                               : WSTEER_BACKEND_UNHEALTHY;
   info.weight = b.weight;
   info.max_connections = b.max_connections;
+  info.active_connections = b.active_connections;
+  info.total_connections = b.total_connections;
+  info.connect_failures = b.connect_failures;
   return info;
 }
 
@@ -209,6 +216,51 @@ int run_agent(const AgentConfig& config) {
               return true;
             }});
     admin->start();
+  }
+
+  // wsteerctl's control socket: drain/undrain, lookup, live status and counters. It stays open
+  // through the shutdown grace period so an operator can watch the flows drain.
+  const auto started_at = std::chrono::steady_clock::now();
+  const admin::ControlContext control_context{
+      *steering, config.steering, config.proxy.max_tries,
+      [&] {
+        if (publisher) publisher->publish();
+      },
+      [&] {
+        boost::json::object s{
+            {"pid", ::getpid()},
+            {"uptime_seconds",
+             std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_at).count()},
+            {"datapath", splice ? "splice" : "userspace"},
+            {"listen", config.listen.address().to_string() + ":" + std::to_string(config.listen.port())},
+            {"accepting", listener.listening()},
+            {"workers", nworkers},
+            {"open_connections", ctx.open_connections()},
+            {"handshaking", ctx.sessions.load()},
+            {"endpoints_loaded", endpoints_loaded.load()},
+            {"endpoints_reloads_ok", watcher.reloads_ok()},
+            {"endpoints_reload_errors", watcher.reload_errors()}};
+        if (spliced) {
+          const auto st = spliced->stats();
+          s["spliced_flows"] = st.flows;
+          s["spliced_bytes_in_flight"] = st.bytes_in_middle;
+        }
+        return s;
+      },
+      [&] { return admin::counters_json(metrics.registry().Collect()); }};
+  // Without it the agent still balances (e.g. run unprivileged with --datapath userspace); only
+  // wsteerctl's drain/lookup are lost, and it says the agent is not reachable.
+  std::unique_ptr<admin::ControlServer> control_server;
+  try {
+    control_server = std::make_unique<admin::ControlServer>(
+        control, config.control_socket.empty() ? admin::default_control_socket(config.bpffs) : config.control_socket,
+        [&control_context](const boost::json::object& request) {
+          return admin::handle_control_request(control_context, request);
+        });
+    control_server->start();
+    spdlog::info("control socket {}", control_server->path().string());
+  } catch (const std::exception& e) {
+    spdlog::error("no control socket for wsteerctl: {}", e.what());
   }
 
   // SIGTERM/SIGINT: stop accepting, let flows end within the grace period, then clean up.

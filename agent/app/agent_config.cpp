@@ -15,7 +15,7 @@ namespace {
 
 // Every setting as it may come from a flag or from the YAML file (same names).
 struct Settings {
-  std::optional<std::string> listen, endpoints_file, metrics_listen, bpffs, datapath, log_level, log_format,
+  std::optional<std::string> listen, endpoints_file, metrics_listen, bpffs, control_socket, datapath, log_level, log_format,
       hash_key, sticky_cookie, cookie_secret_file, cookie_path, cookie_same_site;
   std::optional<bool> cookie_secure, cookie_http_only;
   std::optional<std::uint32_t> cookie_max_age;
@@ -51,6 +51,7 @@ Settings read_yaml(const std::filesystem::path& path) {
     else if (key == "endpoints-file") take(s.endpoints_file, v, "endpoints-file");
     else if (key == "metrics-listen") take(s.metrics_listen, v, "metrics-listen");
     else if (key == "bpffs") take(s.bpffs, v, "bpffs");
+    else if (key == "control-socket") take(s.control_socket, v, "control-socket");
     else if (key == "datapath") take(s.datapath, v, "datapath");
     else if (key == "workers") take(s.workers, v, "workers");
     else if (key == "shutdown-grace") take(s.shutdown_grace, v, "shutdown-grace");
@@ -90,6 +91,7 @@ void merge(Settings& flags, const Settings& file) {
   fill(flags.endpoints_file, file.endpoints_file);
   fill(flags.metrics_listen, file.metrics_listen);
   fill(flags.bpffs, file.bpffs);
+  fill(flags.control_socket, file.control_socket);
   fill(flags.datapath, file.datapath);
   fill(flags.log_level, file.log_level);
   fill(flags.log_format, file.log_format);
@@ -131,6 +133,7 @@ AgentConfig build(const Settings& s) {
   c.endpoints_file = *s.endpoints_file;
   if (s.metrics_listen) c.metrics_listen = parse_endpoint(*s.metrics_listen, "--metrics-listen");
   if (s.bpffs) c.bpffs = *s.bpffs;
+  if (s.control_socket) c.control_socket = *s.control_socket;
   if (s.datapath) {
     if (*s.datapath == "splice") c.proxy.datapath = proxy::DatapathMode::splice;
     else if (*s.datapath == "userspace") c.proxy.datapath = proxy::DatapathMode::userspace;
@@ -185,6 +188,8 @@ AgentConfig parse_agent_config(int argc, char** argv) {
   app.add_option("--endpoints-file", flags.endpoints_file, "backends, one '[NAME ]HOST:PORT' per line; re-read on change");
   app.add_option("--metrics-listen", flags.metrics_listen, "HOST:PORT for /metrics, /healthz, /readyz");
   app.add_option("--bpffs", flags.bpffs, "folder on bpffs where the maps are pinned (default /sys/fs/bpf/wsteer)");
+  app.add_option("--control-socket", flags.control_socket,
+                 "Unix socket for wsteerctl (default /run/wsteer/<basename of --bpffs>.sock, root only)");
   app.add_option("--datapath", flags.datapath, "splice (kernel, default) or userspace (Asio copy)");
   app.add_option("--config", config_file, "YAML file with the same settings; flags win");
   app.add_option("--workers", flags.workers, "worker threads (default: one per CPU)");

@@ -18,6 +18,8 @@ struct AgentConfig {
   std::filesystem::path endpoints_file;
   std::optional<boost::asio::ip::tcp::endpoint> metrics_listen;
   std::filesystem::path bpffs = "/sys/fs/bpf/wsteer";
+  // wsteerctl's Unix socket; empty: /run/wsteer/<basename of bpffs>.sock (admin/control_protocol.h).
+  std::filesystem::path control_socket;
   unsigned workers = 0;  // 0: one per CPU
   std::chrono::seconds shutdown_grace{30};
   std::string log_level = "info";

@@ -1,5 +1,6 @@
 #include "harness/agent_under_test.h"
 
+#include "admin/control_protocol.h"
 #include "datapath/map_keys.h"
 #include "harness/ws_client.h"
 
@@ -99,7 +100,11 @@ AgentUnderTest::~AgentUnderTest() {
   process_.reset();  // SIGTERM, wait, SIGKILL
   std::error_code ec;
   std::filesystem::remove_all(bpffs_, ec);
+  // A killed agent leaves its control socket behind (a clean exit removes it).
+  if (std::filesystem::is_socket(control_socket(), ec)) std::filesystem::remove(control_socket(), ec);
 }
+
+std::filesystem::path AgentUnderTest::control_socket() const { return admin::default_control_socket(bpffs_); }
 
 void AgentUnderTest::write_endpoints(const std::string& text) {
   const auto tmp = endpoints_file_.string() + ".tmp";

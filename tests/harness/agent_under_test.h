@@ -57,6 +57,8 @@ class AgentUnderTest {
   std::map<std::string, double> metrics() const;  // "name{labels}" -> value
   Process& process() { return *process_; }
   const std::filesystem::path& bpffs() const { return bpffs_; }
+  // Where the agent's control socket is: the default for its bpffs folder (/run/wsteer/...).
+  std::filesystem::path control_socket() const;
   const std::string& host() const { return host_; }
   std::size_t flow_map_entries() const;  // entries in the pinned wsteer_flows
 

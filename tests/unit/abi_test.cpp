@@ -41,12 +41,15 @@ TEST(Abi, CountersLayout) {
 }
 
 TEST(Abi, BackendInfoLayout) {
-  EXPECT_EQ(sizeof(wsteer_backend_info), 96u);
+  EXPECT_EQ(sizeof(wsteer_backend_info), 120u);
   EXPECT_EQ(offsetof(wsteer_backend_info, addr), 64u);
   EXPECT_EQ(offsetof(wsteer_backend_info, port), 80u);
   EXPECT_EQ(offsetof(wsteer_backend_info, state), 82u);
   EXPECT_EQ(offsetof(wsteer_backend_info, weight), 84u);
   EXPECT_EQ(offsetof(wsteer_backend_info, max_connections), 88u);
+  EXPECT_EQ(offsetof(wsteer_backend_info, active_connections), 96u);
+  EXPECT_EQ(offsetof(wsteer_backend_info, total_connections), 104u);
+  EXPECT_EQ(offsetof(wsteer_backend_info, connect_failures), 112u);
 }
 
 TEST(Abi, Constants) {

@@ -1,0 +1,60 @@
+// wsteerctl's commands. Each one builds a model, the JSON document `-o json` prints (its shape is
+// documented in the README and kept stable), and renders a table from that same model. Models are
+// built from plain data so unit tests can build them without an agent.
+#pragma once
+
+#include "cli/control_client.h"
+#include "cli/options.h"
+#include "cli/pinned_maps.h"
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <ostream>
+#include <vector>
+
+namespace wsteer::cli {
+
+// Runs the command `options` names, printing to `out`. Throws CtlError.
+void run_command(const Options& options, std::ostream& out);
+
+// {"up": bool, "control_socket": path, "reason": why not (when down)}
+boost::json::object agent_json(const AgentProbe& probe, const ControlClient& client);
+// One line under a table when the agent is not answering.
+void print_agent_down_note(const boost::json::object& model, std::ostream& out);
+
+// status
+boost::json::object status_model(const PinnedMaps& maps, const AgentProbe& probe, const ControlClient& client);
+void status_table(const boost::json::object& model, std::ostream& out);
+
+// backends and maglev
+std::vector<std::uint64_t> slots_per_backend(const std::vector<std::uint32_t>& table);  // indexed by id
+boost::json::object backends_model(const std::vector<BackendEntry>& backends, const std::vector<std::uint32_t>& maglev);
+void backends_table(const boost::json::object& model, std::ostream& out);
+boost::json::object maglev_model(const std::vector<BackendEntry>& backends, const std::vector<std::uint32_t>& maglev);
+void maglev_table(const boost::json::object& model, std::ostream& out);
+
+// flows
+struct FlowQuery {
+  std::string backend;    // only this backend ("" = all)
+  std::size_t limit = 0;  // 0: all
+  std::uint64_t now_ns = 0;  // CLOCK_MONOTONIC, as the flows' created_ns
+};
+boost::json::object flows_model(const std::vector<FlowSideEntry>& sides, const std::vector<BackendEntry>& backends,
+                                const std::function<bool(std::uint64_t cookie)>& socket_open, const FlowQuery& query);
+void flows_table(const boost::json::object& model, std::ostream& out);
+
+// lookup (through the agent)
+boost::json::object lookup_request(const LookupInputs& inputs);
+void lookup_table(const boost::json::object& model, std::ostream& out);
+
+// drain / undrain (through the agent)
+void drain_table(const boost::json::object& model, std::ostream& out);
+
+// stats
+boost::json::object stats_model(const wsteer_stats& bpf, const std::vector<BackendEntry>& backends,
+                                const boost::json::object* userspace_counters);
+void stats_table(const boost::json::object& model, std::ostream& out);
+
+}  // namespace wsteer::cli
