@@ -88,6 +88,18 @@ asio::awaitable<void> serve_ws(tcp::socket socket, std::string name) {
   auto [accept_ec] = co_await ws.async_accept(req, kUse);
   if (accept_ec) co_return;
   buffer.consume(buffer.size());  // clients send nothing before the 101
+  if (req.target().starts_with("/source/")) {
+    // Streams Pattern(N) right behind the 101, before the client says anything.
+    std::size_t left = std::stoull(std::string(req.target().substr(8)));
+    Pattern pattern(left);
+    ws.binary(true);
+    while (left > 0) {
+      const std::size_t chunk = std::min<std::size_t>(left, 16 * 1024);
+      auto [wec, wn] = co_await ws.async_write(asio::buffer(pattern.next(chunk)), kUse);
+      if (wec) co_return;
+      left -= chunk;
+    }
+  }
   for (;;) {
     auto [ec, n] = co_await ws.async_read(buffer, kUse);
     if (ec == websocket::error::closed) {

@@ -1,6 +1,8 @@
 // The echo backend of the demo and of the end-to-end tests: a Boost.Beast WebSocket server meant
 // to run as its own process (so a test can SIGKILL it like a crashed pod).
 //  - every 101 carries "X-Wsteer-Backend: NAME"; an upgrade of /reject is answered 403;
+//  - an upgrade of /source/N streams N bytes of Pattern(N) in 16 KiB binary frames right behind
+//    the 101, then echoes as usual;
 //  - messages are echoed with their type; "whoami" answers NAME;
 //  - "stream N" answers N bytes of Pattern(N) in binary frames of up to 1 MiB, then prints
 //    "streamed N at T" (steady clock, ms);

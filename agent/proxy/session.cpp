@@ -14,7 +14,9 @@
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <vector>
 
 namespace wsteer::proxy {
 namespace asio = boost::asio;
@@ -28,6 +30,31 @@ namespace {
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kBackendHeaderLimit = 64 * 1024;
 constexpr std::size_t kBackendBodyLimit = 1024 * 1024;
+
+// Before a socket joins the verdict's map, read (and forward to `to`) everything it has queued.
+// The verdict gets whole skbs (tcp_read_skb), including bytes userspace already read from them:
+// Beast's reads of the handshake can stop inside an skb, and the verdict would then send that
+// skb's first part a second time. One recv() into a buffer larger than the receive buffer can
+// hold ends only when the queue is empty (tcp_recvmsg keeps copying, under the socket lock, while
+// data keeps arriving and room remains), so no skb is left partly read; looping until EAGAIN
+// instead never ends against a backend that streams right after its 101.
+asio::awaitable<boost::system::error_code> drain_queued(tcp::socket& from, tcp::socket& to, metrics::AgentMetrics& m,
+                                                        metrics::Direction direction) {
+  boost::system::error_code ec;
+  asio::socket_base::receive_buffer_size rcvbuf;
+  from.get_option(rcvbuf, ec);
+  std::vector<char> chunk(2 * static_cast<std::size_t>(std::max(rcvbuf.value(), 64 * 1024)) + 64 * 1024);
+  from.non_blocking(true, ec);
+  for (;;) {
+    const std::size_t n = from.read_some(asio::buffer(chunk), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) co_return boost::system::error_code{};
+    if (ec) co_return ec;  // including EOF: the flow cannot be spliced
+    m.userspace_bytes(direction, n);
+    auto [wec, wn] = co_await asio::async_write(to, asio::buffer(chunk.data(), n), kUse);
+    if (wec) co_return wec;
+    if (n < chunk.size()) co_return boost::system::error_code{};  // the queue was emptied
+  }
+}
 
 // Counts the session in wsteer_connections_active and ProxyContext::sessions while it lives.
 class SessionGuard {
@@ -273,6 +300,16 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
 
   // 6. Hand the flow to the kernel: backend first (its frames queue behind the 101), then the
   // client (it speaks only after the 101), each kicked so bytes already queued go through.
+  // First, bring both receive queues to an skb boundary (see drain_queued).
+  auto drain_ec = co_await drain_queued(backend_sock, client_sock, ctx.metrics, metrics::Direction::backend_to_client);
+  if (!drain_ec)
+    drain_ec = co_await drain_queued(client_sock, backend_sock, ctx.metrics, metrics::Direction::client_to_backend);
+  if (drain_ec) {
+    ctx.datapath->remove(sockets);
+    finish(ctx, spdlog::level::info, Result::aborted, "client_closed", client_name,
+           "before splicing: " + drain_ec.message());
+    co_return;
+  }
   SplicedFlow flow;
   flow.sockets = sockets;
   flow.backend_id = chosen->id;

@@ -123,7 +123,9 @@ TEST_F(SteeringE2E, RemovedBackendKeepsItsFlowsAndOtherRoomsStayPut) {
   for (const auto& [room, where] : before) {
     const auto& old_backend = where.begin()->first;
     const auto& new_backend = after.at(room).begin()->first;
-    if (old_backend != "b0") EXPECT_EQ(new_backend, old_backend) << "room " << room << " moved although its backend stayed";
+    if (old_backend != "b0") {
+      EXPECT_EQ(new_backend, old_backend) << "room " << room << " moved although its backend stayed";
+    }
     EXPECT_NE(new_backend, "b0");
   }
 }
