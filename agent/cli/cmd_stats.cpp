@@ -79,9 +79,23 @@ void stats_table(const json::object& model, std::ostream& out) {
   std::vector<std::pair<std::string, std::string>> rows;
   for (const auto& kv : userspace->as_object()) rows.emplace_back(std::string(kv.key()), number_text(num(userspace->as_object(), std::string(kv.key()).c_str())));
   std::sort(rows.begin(), rows.end());
-  Table counters({{"COUNTER"}, {"VALUE", true}});
-  for (auto& [k, v] : rows) counters.add({k, v});
-  counters.print(out);
+  // Label sets make some names long: keep the table within 80 columns by giving a name that does
+  // not fit a line of its own, its value right-aligned on the next.
+  std::size_t value_width = 5;
+  for (const auto& row : rows) value_width = std::max(value_width, row.second.size());
+  std::size_t name_width = 7;
+  for (const auto& row : rows) name_width = std::max(name_width, row.first.size());
+  name_width = std::min(name_width, 80 - 2 - value_width);
+  const auto line = [&](const std::string& name, const std::string& value) {
+    if (name.size() > name_width) {
+      out << name << "\n";
+      out << std::string(name_width + 2 + value_width - value.size(), ' ') << value << "\n";
+    } else {
+      out << name << std::string(name_width - name.size() + 2 + value_width - value.size(), ' ') << value << "\n";
+    }
+  };
+  line("COUNTER", "VALUE");
+  for (const auto& [k, v] : rows) line(k, v);
 }
 
 }  // namespace wsteer::cli

@@ -237,6 +237,14 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
     std::tie(write_ec, std::ignore) = co_await asio::async_write(backend, client_buffer.data(), kUse);
     client_buffer.consume(client_buffer.size());
   }
+  // The client's queue can hold only bytes sent before the 101 now (rare): empty it here, so the
+  // skb the request read stopped in cannot reach the verdict, while nothing the client sends
+  // after the 101 is copied in userspace (see drain_queued).
+  if (!write_ec && ctx.datapath) {
+    write_ec = co_await drain_queued(client.socket(), backend.socket(), ctx.metrics,
+                                     metrics::Direction::client_to_backend);
+    if (write_ec == asio::error::eof) write_ec = {};  // the client left: its splice fails below
+  }
   beast::flat_buffer backend_buffer;
   http::response_parser<http::string_body> response_parser;
   response_parser.header_limit(kBackendHeaderLimit);
@@ -300,11 +308,10 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
 
   // 6. Hand the flow to the kernel: backend first (its frames queue behind the 101), then the
   // client (it speaks only after the 101), each kicked so bytes already queued go through.
-  // First, bring both receive queues to an skb boundary (see drain_queued).
-  auto drain_ec = co_await drain_queued(backend_sock, client_sock, ctx.metrics, metrics::Direction::backend_to_client);
-  if (!drain_ec)
-    drain_ec = co_await drain_queued(client_sock, backend_sock, ctx.metrics, metrics::Direction::client_to_backend);
-  if (drain_ec) {
+  // First, bring the backend's receive queue to an skb boundary (see drain_queued; the client's
+  // was emptied before its request went out).
+  if (auto drain_ec =
+          co_await drain_queued(backend_sock, client_sock, ctx.metrics, metrics::Direction::backend_to_client)) {
     ctx.datapath->remove(sockets);
     finish(ctx, spdlog::level::info, Result::aborted, "client_closed", client_name,
            "before splicing: " + drain_ec.message());

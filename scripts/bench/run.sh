@@ -34,6 +34,7 @@ usage: $0 [options]
   --idle-duration S       measured seconds of the idle workload (default 20)
   --targets LIST          comma-separated subset of: direct,wsteer-splice,wsteer-userspace,haproxy,nginx
   --workloads LIST        comma-separated subset of: pingpong-1,pingpong-100,stream-1,stream-100,idle,churn
+  --agent-arg ARG         one more wsteer-agent flag (repeatable), e.g. --agent-arg=--splice-buffer-limit=0
   --note TEXT             a remark printed at the top of the report (e.g. how busy the machine was)
 EOF
 }
@@ -43,6 +44,7 @@ BENCH_SMOKE=0 REPS=3 OUT="" RESULTS="" BENCH_WORKERS=1 BENCH_BACKENDS=2
 BENCH_BACKEND_THREADS=$(nproc) BENCH_CLIENT_THREADS=$(nproc)
 BENCH_DURATION=10 BENCH_IDLE_CONNECTIONS=10000 BENCH_IDLE_DURATION=20 TARGETS="" WORKLOADS="" NOTE=""
 reps_given=0 idle_given=0
+BENCH_AGENT_ARGS=()
 while (($#)); do
   [[ $1 == --smoke || $1 == -h || $1 == --help || $# -ge 2 ]] || { echo "$1 needs a value" >&2; exit 2; }
   case $1 in
@@ -58,6 +60,8 @@ while (($#)); do
     --idle-connections) BENCH_IDLE_CONNECTIONS=$2; idle_given=1; shift ;;
     --idle-duration) BENCH_IDLE_DURATION=$2; shift ;;
     --targets) TARGETS=$2; shift ;;
+    --agent-arg=*) BENCH_AGENT_ARGS+=("${1#--agent-arg=}") ;;
+    --agent-arg) BENCH_AGENT_ARGS+=("$2"); shift ;;
     --workloads) WORKLOADS=$2; shift ;;
     --note) NOTE=$2; shift ;;
     -h | --help) usage; exit 0 ;;

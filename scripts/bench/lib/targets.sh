@@ -59,7 +59,7 @@ target_start() {  # target_start NAME LOGFILE
       in_ns_bg p "$BENCH_BIN/wsteer-agent" --listen "$BENCH_PROXY_IP:$BENCH_PROXY_PORT" \
         --endpoints-file "$BENCH_WORK/endpoints" --metrics-listen "$BENCH_PROXY_IP:9090" \
         --bpffs "$TARGET_BPFFS" --datapath "${name#wsteer-}" --workers "$BENCH_WORKERS" \
-        --shutdown-grace 1 --log-level warn >"$log" 2>&1 &
+        --shutdown-grace 1 --log-level warn "${BENCH_AGENT_ARGS[@]}" >"$log" 2>&1 &
       TARGET_PID=$!
       wait_listening /readyz ;;
     haproxy)
