@@ -291,6 +291,10 @@ void SplicedFlows::on_hold_event(std::uint64_t cookie) {
     datapath::kick(flow.sides[side].fd);
   }
   if (!flow.sides[side].relaying) {
+    // While the agent relays, recv() autotunes the receive buffer (up to tcp_rmem's 32 MiB on
+    // 6.18) and the sender's window with it: cap it at the limit (the kernel doubles the value).
+    const int rcvbuf = static_cast<int>(std::clamp<std::uint64_t>(datapath_.flow_limit() / 2, 64 * 1024, 1u << 30));
+    ::setsockopt(flow.sides[side].fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     flow.sides[side].relaying = true;
     relaying_.insert(token(flow_id, side));
     update_interest(flow, flow_id, side);
