@@ -184,6 +184,37 @@ awaitable<UploadResult> upload(const std::string& host, std::size_t total, std::
   co_return result;
 }
 
+// Asks the echo backend for `total` bytes ("stream N") and reads them, checking every byte, after
+// `pause` and then at no more than `rate` bytes/s (0: as fast as possible). Returns the bytes
+// received and whether they were all intact; `done_ms` gets the time the last byte was read.
+struct Download {
+  std::size_t received = 0;
+  bool intact = true;
+  long long done_ms = 0;
+};
+awaitable<Download> download(const std::string& host, std::size_t total, std::size_t rate, std::chrono::milliseconds pause) {
+  auto c = co_await connect_ws(host, AgentUnderTest::kPort);
+  c.ws->read_message_max(0);
+  c.ws->text(true);
+  co_await c.ws->async_write(asio::buffer("stream " + std::to_string(total)), use_awaitable);
+  co_await sleep_until(std::chrono::steady_clock::now() + pause);  // the reader is away
+  Download d;
+  Pattern expected(total);
+  beast::flat_buffer buffer;
+  const auto start = std::chrono::steady_clock::now();
+  while (d.received < total) {
+    co_await c.ws->async_read(buffer, use_awaitable);
+    const auto got = beast::buffers_to_string(buffer.data());
+    buffer.consume(buffer.size());
+    d.intact &= got == expected.next(got.size());
+    d.received += got.size();
+    if (rate) co_await sleep_until(start + std::chrono::microseconds(d.received * 1'000'000 / rate));
+  }
+  d.done_ms = now_ms();
+  co_await c.ws->async_close(websocket::close_code::normal, use_awaitable);
+  co_return d;
+}
+
 TEST_F(BackpressureE2E, SlowBackendReaderSlowsTheClientAndGetsEveryByte) {
   start_agent(kLimit);
   constexpr std::size_t kTotal = 1024 * kMiB;
@@ -207,35 +238,14 @@ TEST_F(BackpressureE2E, SlowClientReaderSlowsTheBackendAndGetsEveryByte) {
   constexpr std::size_t kTotal = 1024 * kMiB;
   constexpr std::size_t kRate = 40 * kMiB;
   MiddleSampler middle(*topology_, *agent_);
-  long long reader_done = 0;
-  bool intact = true;
-  std::size_t received = 0;
-  client(180s, [&]() -> awaitable<void> {
-    auto c = co_await connect_ws(agent_->host(), AgentUnderTest::kPort);
-    c.ws->read_message_max(0);
-    c.ws->text(true);
-    co_await c.ws->async_write(asio::buffer("stream " + std::to_string(kTotal)), use_awaitable);
-    co_await sleep_until(std::chrono::steady_clock::now() + 8s);  // the reader is away
-    Pattern expected(kTotal);
-    beast::flat_buffer buffer;
-    const auto start = std::chrono::steady_clock::now();
-    while (received < kTotal) {
-      co_await c.ws->async_read(buffer, use_awaitable);
-      const auto got = beast::buffers_to_string(buffer.data());
-      buffer.consume(buffer.size());
-      intact &= got == expected.next(got.size());
-      received += got.size();
-      co_await sleep_until(start + std::chrono::microseconds(received * 1'000'000 / kRate));
-    }
-    reader_done = now_ms();
-    co_await c.ws->async_close(websocket::close_code::normal, use_awaitable);
-  });
+  Download d;
+  client(180s, [&]() -> awaitable<void> { d = co_await download(agent_->host(), kTotal, kRate, 8s); });
   middle.stop();
-  EXPECT_EQ(received, kTotal);
-  EXPECT_TRUE(intact) << "bytes changed or reordered on the way";
+  EXPECT_EQ(d.received, kTotal);
+  EXPECT_TRUE(d.intact) << "bytes changed or reordered on the way";
   const long long sender_done = backend_time(backends_->process(0).log(), "streamed");
   ASSERT_GT(sender_done, 0);
-  EXPECT_GE(sender_done, reader_done - 1500) << "the backend finished long before the client read";
+  EXPECT_GE(sender_done, d.done_ms - 1500) << "the backend finished long before the client read";
   expect_bounded(middle, 1, kLimit);
   report(middle, kTotal);
 }
@@ -271,26 +281,10 @@ TEST_F(BackpressureE2E, HundredSlowFlowsStayBoundedAndComplete) {
 TEST_F(BackpressureE2E, FastReaderKeepsItsBytesInTheKernel) {
   start_agent(kLimit);
   constexpr std::size_t kTotal = 512 * kMiB;
-  std::size_t received = 0;
-  bool intact = true;
-  client(120s, [&]() -> awaitable<void> {
-    auto c = co_await connect_ws(agent_->host(), AgentUnderTest::kPort);
-    c.ws->read_message_max(0);
-    c.ws->text(true);
-    co_await c.ws->async_write(asio::buffer("stream " + std::to_string(kTotal)), use_awaitable);
-    Pattern expected(kTotal);
-    beast::flat_buffer buffer;
-    while (received < kTotal) {
-      co_await c.ws->async_read(buffer, use_awaitable);
-      const auto got = beast::buffers_to_string(buffer.data());
-      buffer.consume(buffer.size());
-      intact &= got == expected.next(got.size());
-      received += got.size();
-    }
-    co_await c.ws->async_close(websocket::close_code::normal, use_awaitable);
-  });
-  EXPECT_EQ(received, kTotal);
-  EXPECT_TRUE(intact);
+  Download d;
+  client(120s, [&]() -> awaitable<void> { d = co_await download(agent_->host(), kTotal, 0, 0ms); });
+  EXPECT_EQ(d.received, kTotal);
+  EXPECT_TRUE(d.intact);
   const double relayed = metric("wsteer_backpressure_relayed_bytes_total");
   std::cerr << "fast reader: relayed " << relayed / kMiB << " MiB of " << kTotal / kMiB << " MiB, holds "
             << metric("wsteer_backpressure_holds_total") << "\n";
