@@ -74,8 +74,18 @@ struct {
 	__type(value, struct wsteer_backend_info);
 } wsteer_backends SEC(".maps");
 
-/* wsteer_maglev: Maglev slot -> backend id, the agent's current lookup table. The agent sets the
- * size before load and rewrites it on every rebuild; wsteerctl and XDP read it. */
+/* wsteer_services: service index -> name, listen address, where its Maglev table starts. Written
+ * by the agent at start for wsteerctl. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, WSTEER_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct wsteer_service_info);
+} wsteer_services SEC(".maps");
+
+/* wsteer_maglev: Maglev slot -> backend id, the agent's current lookup tables, one after another
+ * (one per Service, see wsteer_services). The agent sets the size before load and rewrites a
+ * Service's table on every rebuild; wsteerctl reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, WSTEER_MAGLEV_DEFAULT_SIZE);

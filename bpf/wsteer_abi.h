@@ -17,6 +17,9 @@
 #define WSTEER_MAGLEV_DEFAULT_SIZE 65537
 #define WSTEER_MAGLEV_MAX_SIZE 1048573
 #define WSTEER_BACKEND_NAME_LEN 64
+/* Services one agent balances (each with its own listener, backend set and Maglev table). */
+#define WSTEER_MAX_SERVICES 64
+#define WSTEER_SERVICE_NAME_LEN 128
 
 /* Which way a socket's received bytes travel. */
 enum wsteer_direction {
@@ -104,12 +107,28 @@ struct wsteer_backend_info {
 	__u8 pad0;
 	__u32 weight;
 	__u32 max_connections; /* 0: unlimited */
-	__u32 pad1;
+	__u32 service;         /* index into wsteer_services of the Service this backend belongs to */
 	/* The agent's connection accounting, mirrored every second so wsteerctl can show it (and the
 	 * last values before an agent stopped) straight from the map. */
 	__u64 active_connections; /* client connections on this backend now */
 	__u64 total_connections;  /* connections relayed to it since the agent started */
 	__u64 connect_failures;   /* failed connects/handshakes since the agent started */
+};
+
+/*
+ * Value of wsteer_services (array indexed by service index), written by the agent for wsteerctl:
+ * one entry per Service the agent balances, in configuration order. The Service's Maglev table
+ * is the slice [maglev_offset, maglev_offset + maglev_size) of wsteer_maglev.
+ */
+struct wsteer_service_info {
+	char name[WSTEER_SERVICE_NAME_LEN]; /* "namespace/name" of a Kubernetes Service, or a file service's name */
+	__u8 listen_addr[16];               /* where its clients connect; IPv4 as ::ffff:a.b.c.d */
+	__u16 listen_port;                  /* host byte order */
+	__u8 in_use;                        /* 1 for a configured service */
+	__u8 pad0;
+	__u32 maglev_offset;
+	__u32 maglev_size;
+	__u32 pad1;
 };
 
 #endif /* WSTEER_ABI_H */

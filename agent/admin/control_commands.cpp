@@ -35,16 +35,41 @@ std::string state_name(steering::BackendState s) {
   return "unknown";
 }
 
+// A pod may back several Services: a drain by name applies to all of them.
 json::object set_draining(const ControlContext& context, const json::object& request, bool draining) {
   const auto name = optional_string(request, "backend");
   if (name.empty()) return fail("missing backend name");
-  if (!context.steering.set_draining(name, draining)) return fail("no backend named '" + name + "'");
+  json::array services;
+  for (const auto& service : context.services)
+    if (service.steering->set_draining(name, draining)) services.push_back(json::value(service.name));
+  if (services.empty()) return fail("no backend named '" + name + "'");
   if (context.state_changed) context.state_changed();
-  for (const auto& b : context.steering.snapshot())
-    if (b.backend.name == name)
-      return {{"ok", true}, {"backend", name}, {"state", state_name(b.state)},
-              {"active_connections", b.active_connections}};
-  return {{"ok", true}, {"backend", name}, {"state", draining ? "draining" : "active"}};
+  json::object out{{"ok", true}, {"backend", name}, {"state", draining ? "draining" : "active"},
+                   {"active_connections", 0}};
+  std::uint64_t active = 0;
+  for (const auto& service : context.services)
+    for (const auto& b : service.steering->snapshot())
+      if (b.backend.name == name) {
+        active += b.active_connections;
+        out["state"] = state_name(b.state);
+      }
+  out["active_connections"] = active;
+  out["services"] = std::move(services);
+  return out;
+}
+
+const ControlService* find_service(const ControlContext& context, const std::string& name) {
+  if (context.services.empty()) return nullptr;
+  if (name.empty()) return &context.services.front();
+  for (const auto& s : context.services)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+std::string service_names(const ControlContext& context) {
+  std::string names;
+  for (const auto& s : context.services) names += (names.empty() ? "" : ", ") + s.name;
+  return names;
 }
 
 // The request a client with these inputs would send: GET PATH?QUERY with the given headers.
@@ -91,6 +116,11 @@ const char* result_name(steering::Choice::Result r) {
 // Which backend the agent would choose for these inputs, and why: the same choose() a real
 // request goes through, plus the key and its home slot in the Maglev table.
 json::object lookup(const ControlContext& context, const json::object& request) {
+  const auto service_name = optional_string(request, "service");
+  const auto* service = find_service(context, service_name);
+  if (!service) return fail("no service named '" + service_name + "' (services: " + service_names(context) + ")");
+  const auto& steering = *service->steering;
+  const auto& steering_config = service->steering_config;
   const auto req = build_request(request);
   boost::asio::ip::address client = boost::asio::ip::address_v4::any();
   if (auto text = optional_string(request, "client_ip"); !text.empty()) {
@@ -98,11 +128,11 @@ json::object lookup(const ControlContext& context, const json::object& request) 
     client = boost::asio::ip::make_address(text, ec);
     if (ec) return fail("client_ip '" + text + "' is not an IP address");
   }
-  const auto choice = context.steering.choose(req, client, context.max_tries);
-  const steering::KeyPolicy policy(context.steering_config.hash_key);
+  const auto choice = steering.choose(req, client, context.max_tries);
+  const steering::KeyPolicy policy(steering_config.hash_key);
   const auto key = policy.key_for(req, client);
 
-  json::object out{{"ok", true}, {"result", result_name(choice.result)}};
+  json::object out{{"ok", true}, {"result", result_name(choice.result)}, {"service", service->name}};
   out["backend"] = choice.candidates.empty() ? json::value(nullptr) : json::value(choice.candidates.front().name);
   json::array candidates;
   for (const auto& c : choice.candidates) candidates.push_back(json::value(c.name));
@@ -112,17 +142,17 @@ json::object lookup(const ControlContext& context, const json::object& request) 
   out["hash_key"] = key.value;
   out["reason"] = choice.reason;
   json::array policy_list;
-  for (const auto& s : context.steering_config.hash_key) policy_list.push_back(json::value(s));
+  for (const auto& s : steering_config.hash_key) policy_list.push_back(json::value(s));
   out["policy"] = std::move(policy_list);
   out["client_ip"] = client.to_string();
   out["target"] = std::string(req.target());
-  if (const auto table = context.steering.maglev_table(); table && !table->empty()) {
-    const steering::MaglevWalk walk(steering::maglev_key_hash(key.value, context.steering_config.seed),
+  if (const auto table = steering.maglev_table(); table && !table->empty()) {
+    const steering::MaglevWalk walk(steering::maglev_key_hash(key.value, steering_config.seed),
                                     static_cast<std::uint32_t>(table->size()));
     out["table_size"] = table->size();
     out["home_slot"] = walk.home_slot();
     const auto owner = (*table)[walk.home_slot()];
-    for (const auto& b : context.steering.snapshot())
+    for (const auto& b : steering.snapshot())
       if (b.backend.id == owner) out["home_slot_backend"] = b.backend.name;
   }
   return out;
@@ -158,7 +188,10 @@ json::object handle_control_request(const ControlContext& context, const json::o
     if (command == "status") {
       json::object out = context.status ? context.status() : json::object{};
       out["ok"] = true;
-      out["endpoints_version"] = context.steering.endpoints_version();
+      // Bumps whenever any Service's endpoint set changes.
+      std::uint64_t version = 0;
+      for (const auto& service : context.services) version += service.steering->endpoints_version();
+      out["endpoints_version"] = version;
       return out;
     }
     if (command == "drain") return set_draining(context, request, true);

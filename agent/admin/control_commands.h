@@ -11,13 +11,22 @@
 
 #include <cstddef>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace wsteer::admin {
 
-struct ControlContext {
-  steering::Steering& steering;
+// One Service the agent balances, as the control commands see it.
+struct ControlService {
+  std::string name;                          // "namespace/name", or a file service's name
+  steering::Steering* steering = nullptr;
   steering::SteeringConfig steering_config;  // key policy and seed, to explain a lookup
+};
+
+struct ControlContext {
+  // At least one. drain/undrain act on a backend of that name in every Service; lookup asks the
+  // Service named in the request, or the first.
+  std::vector<ControlService> services;
   std::size_t max_tries = 3;                 // candidates a lookup lists, as the proxy tries them
   // After a drain/undrain: mirror the new state into the pinned maps at once.
   std::function<void()> state_changed;

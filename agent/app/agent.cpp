@@ -1,5 +1,8 @@
 #include "app/agent.h"
 
+#include "app/map_publisher.h"
+#include "app/service_runtime.h"
+
 #include "admin/admin_server.h"
 #include "admin/control_commands.h"
 #include "admin/control_protocol.h"
@@ -47,56 +50,6 @@ void raise_fd_limit() {
   }
 }
 
-wsteer_backend_info to_backend_info(const steering::BackendStatus& b) {
-  wsteer_backend_info info{};
-  std::strncpy(info.name, b.backend.name.c_str(), sizeof(info.name) - 1);
-  const auto addr = b.backend.address.is_v4()
-                        ? asio::ip::make_address_v6(asio::ip::v4_mapped, b.backend.address.to_v4()).to_bytes()
-                        : b.backend.address.to_v6().to_bytes();
-  std::memcpy(info.addr, addr.data(), sizeof(info.addr));
-  info.port = b.backend.port;
-  info.state = b.state == steering::BackendState::active     ? WSTEER_BACKEND_ACTIVE
-               : b.state == steering::BackendState::draining ? WSTEER_BACKEND_DRAINING
-                                                              : WSTEER_BACKEND_UNHEALTHY;
-  info.weight = b.weight;
-  info.max_connections = b.max_connections;
-  info.active_connections = b.active_connections;
-  info.total_connections = b.total_connections;
-  info.connect_failures = b.connect_failures;
-  return info;
-}
-
-// Mirrors the steering state into the pinned maps so wsteerctl can read it with the agent down.
-// Backend states change without an endpoints update (drain, circuit breaker), so this runs on a
-// timer; the Maglev table is rewritten only when the endpoint set changed.
-class MapPublisher {
- public:
-  MapPublisher(datapath::SpliceDatapath& dp, const steering::Steering& steering) : dp_(dp), steering_(steering) {}
-
-  void publish() {
-    std::lock_guard lock(mutex_);
-    std::vector<std::uint32_t> now_used;
-    for (const auto& b : steering_.snapshot()) {
-      if (b.backend.id >= WSTEER_MAX_BACKENDS) continue;
-      now_used.push_back(b.backend.id);
-      dp_.publish_backend(b.backend.id, to_backend_info(b));
-    }
-    for (auto id : used_)
-      if (std::find(now_used.begin(), now_used.end(), id) == now_used.end()) dp_.publish_backend(id, wsteer_backend_info{});
-    used_ = std::move(now_used);
-    if (const auto version = steering_.endpoints_version(); version != maglev_version_) {
-      if (auto table = steering_.maglev_table()) dp_.publish_maglev(*table);
-      maglev_version_ = version;
-    }
-  }
-
- private:
-  datapath::SpliceDatapath& dp_;
-  const steering::Steering& steering_;
-  std::mutex mutex_;  // endpoints thread and timer
-  std::vector<std::uint32_t> used_;
-  std::uint64_t maglev_version_ = ~0ULL;
-};
 
 std::vector<prometheus::MetricFamily> flow_families(const proxy::SplicedFlows& spliced) {
   const auto s = spliced.stats();
@@ -124,55 +77,34 @@ std::vector<prometheus::MetricFamily> flow_families(const proxy::SplicedFlows& s
 
 int run_agent(const AgentConfig& config) {
   setup_logging(config.log_level, config.log_format);
+  // The configuration already names Kubernetes Services; their EndpointSlice source is not in
+  // this build yet. Refuse clearly rather than start a listener that never becomes ready.
+  for (const auto& s : config.services)
+    if (s.kubernetes)
+      throw std::invalid_argument("service " + s.name +
+                                  ": Kubernetes EndpointSlice discovery is not implemented in this build yet; "
+                                  "balance it from an endpoints file (services: [{name, endpoints-file, listen}])");
   raise_fd_limit();
   const bool splice = config.proxy.datapath == proxy::DatapathMode::splice;
 
-  auto steering = steering::make_steering(config.steering);
   metrics::AgentMetrics metrics;
+  // Backend ids index node-wide maps: every Service claims its ids from one pool.
+  const auto backend_ids = std::make_shared<steering::BackendIdPool>();
 
   std::unique_ptr<datapath::SpliceDatapath> datapath;
   std::unique_ptr<proxy::SplicedFlows> spliced;
   if (splice) {
     datapath = std::make_unique<datapath::SpliceDatapath>(config.bpffs, config.steering.maglev_size,
-                                                          config.proxy.splice_buffer_limit);
-    spliced = std::make_unique<proxy::SplicedFlows>(*datapath, [&](std::uint32_t backend_id) {
-      metrics.active_connections().Decrement();
-      steering->on_closed(backend_id);
-    });
+                                                          config.proxy.splice_buffer_limit,
+                                                          static_cast<std::uint32_t>(config.services.size()));
+    // The flow's Service steering is told by the flow table itself; the gauge is node-wide.
+    spliced = std::make_unique<proxy::SplicedFlows>(
+        *datapath, [&](std::uint32_t) { metrics.active_connections().Decrement(); });
     spdlog::info("splice datapath loaded, maps pinned in {}", config.bpffs.string());
   }
-  metrics.add_collectable(std::make_shared<metrics::DatapathCollector>(datapath.get(), *steering));
-  if (spliced) metrics.add_collectable(std::make_shared<metrics::FunctionCollector>([&] { return flow_families(*spliced); }));
 
-  // Endpoints: the first read must succeed; later bad edits keep the last good list.
-  std::unique_ptr<MapPublisher> publisher;
-  if (datapath) publisher = std::make_unique<MapPublisher>(*datapath, *steering);
-  std::atomic<bool> endpoints_loaded{false};
-  endpoints::EndpointsFileWatcher watcher(config.endpoints_file, [&](const steering::EndpointList& list) {
-    const auto rebuild_started = std::chrono::steady_clock::now();
-    steering->update_endpoints(list);  // builds the new Maglev table
-    metrics.maglev_rebuild(std::chrono::duration<double>(std::chrono::steady_clock::now() - rebuild_started).count());
-    if (publisher) publisher->publish();
-    endpoints_loaded = true;
-    spdlog::info("endpoints: {} backends (version {})", list.size(), steering->endpoints_version());
-  });
-  // A bad first read does not stop the agent: it reports it and stays not-ready until the file is
-  // fixed (the watcher keeps watching).
-  if (auto started = watcher.start(); !started)
-    spdlog::error("endpoints: {} (not ready until the file is fixed)", started.error().message());
-
-  metrics.add_collectable(std::make_shared<metrics::FunctionCollector>([&watcher] {
-    auto reloads = metrics::counter_family(metrics::names::endpoints_reloads_total,
-                                           "Reads of a changed endpoints file, by result (error: last good list kept).");
-    metrics::add_sample(reloads, static_cast<double>(watcher.reloads_ok()), {{"result", "ok"}});
-    metrics::add_sample(reloads, static_cast<double>(watcher.reload_errors()), {{"result", "error"}});
-    return std::vector<prometheus::MetricFamily>{reloads};
-  }));
-
-  proxy::ProxyContext ctx{config.proxy, *steering, metrics, datapath.get(), spliced.get()};
-
-  // Threads: one control io_context (accept, signals), one io_context per worker, and the admin
-  // server's own thread (scrapes and probes never wait behind accepts).
+  // Threads: one control io_context (accept, signals, probes), one io_context per worker, and the
+  // admin server's own thread (scrapes and probes never wait behind accepts).
   asio::io_context control;
   const unsigned nworkers = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<asio::io_context>> workers;
@@ -181,16 +113,51 @@ int run_agent(const AgentConfig& config) {
     workers.push_back(std::make_unique<asio::io_context>(1));
     worker_ptrs.push_back(workers.back().get());
   }
-  proxy::Listener listener(control, worker_ptrs, config.listen, ctx);
-  listener.start();
-  spdlog::info("listening on {}:{} ({} datapath, {} workers)", config.listen.address().to_string(),
-               config.listen.port(), splice ? "splice" : "userspace", nworkers);
 
-  proxy::HealthProber prober(control, *steering);
-  prober.start();
+  // One runtime per Service: binds its listener now (a taken port fails the start).
+  std::vector<std::unique_ptr<ServiceRuntime>> services;
+  const ServiceRuntime::Shared shared{config, backend_ids, metrics, datapath.get(), spliced.get(), control, worker_ptrs};
+  for (std::size_t i = 0; i < config.services.size(); ++i)
+    services.push_back(std::make_unique<ServiceRuntime>(static_cast<std::uint32_t>(i), config.services[i], shared));
+
+  std::unique_ptr<MapPublisher> publisher;
+  if (datapath) publisher = std::make_unique<MapPublisher>(*datapath, services);
+  const auto publish = [&] {
+    if (publisher) publisher->publish();
+  };
+  for (auto& s : services) s->set_on_published(publish);
+
+  std::vector<metrics::ServiceSteering> steerings;
+  for (const auto& s : services) steerings.push_back({s->config().name, &s->steering()});
+  metrics.add_collectable(std::make_shared<metrics::DatapathCollector>(datapath.get(), steerings));
+  if (spliced) metrics.add_collectable(std::make_shared<metrics::FunctionCollector>([&] { return flow_families(*spliced); }));
+  metrics.add_collectable(std::make_shared<metrics::FunctionCollector>([&services] {
+    auto reloads = metrics::counter_family(metrics::names::endpoints_reloads_total,
+                                           "Reads of a changed endpoints file, by result (error: last good list kept).");
+    for (const auto& s : services) {
+      if (s->config().kubernetes) continue;
+      metrics::add_sample(reloads, static_cast<double>(s->reloads_ok()), {{"service", s->config().name}, {"result", "ok"}});
+      metrics::add_sample(reloads, static_cast<double>(s->reload_errors()),
+                          {{"service", s->config().name}, {"result", "error"}});
+    }
+    return std::vector<prometheus::MetricFamily>{reloads};
+  }));
+
+  const auto open_connections = [&] {
+    std::int64_t n = spliced ? static_cast<std::int64_t>(spliced->size()) : 0;
+    for (const auto& s : services) n += s->handshaking();
+    return n;
+  };
+  const auto all_loaded = [&] {
+    return std::all_of(services.begin(), services.end(), [](const auto& s) { return s->loaded(); });
+  };
+
+  for (auto& s : services) s->start();
+  spdlog::info("{} service(s), {} datapath, {} workers", services.size(), splice ? "splice" : "userspace", nworkers);
+
   asio::steady_timer publish_timer(control);
   std::function<void()> publish_tick = [&] {
-    if (publisher) publisher->publish();
+    publish();
     publish_timer.expires_after(std::chrono::seconds(1));
     publish_timer.async_wait([&](boost::system::error_code ec) {
       if (!ec) publish_tick();
@@ -211,8 +178,10 @@ int run_agent(const AgentConfig& config) {
               return true;
             },
             [&](std::string& why) {
-              if (!endpoints_loaded) return (why = "endpoints not loaded", false);
-              if (!listener.listening()) return (why = "not accepting (shutting down)", false);
+              for (const auto& s : services) {
+                if (!s->loaded()) return (why = "service " + s->config().name + ": endpoints not loaded", false);
+                if (!s->accepting()) return (why = "not accepting (shutting down)", false);
+              }
               return true;
             }});
     admin->start();
@@ -221,33 +190,47 @@ int run_agent(const AgentConfig& config) {
   // wsteerctl's control socket: drain/undrain, lookup, live status and counters. It stays open
   // through the shutdown grace period so an operator can watch the flows drain.
   const auto started_at = std::chrono::steady_clock::now();
-  const admin::ControlContext control_context{
-      *steering, config.steering, config.proxy.max_tries,
-      [&] {
-        if (publisher) publisher->publish();
-      },
-      [&] {
-        boost::json::object s{
-            {"pid", ::getpid()},
-            {"uptime_seconds",
-             std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_at).count()},
-            {"datapath", splice ? "splice" : "userspace"},
-            {"listen", config.listen.address().to_string() + ":" + std::to_string(config.listen.port())},
-            {"accepting", listener.listening()},
-            {"workers", nworkers},
-            {"open_connections", ctx.open_connections()},
-            {"handshaking", ctx.sessions.load()},
-            {"endpoints_loaded", endpoints_loaded.load()},
-            {"endpoints_reloads_ok", watcher.reloads_ok()},
-            {"endpoints_reload_errors", watcher.reload_errors()}};
-        if (spliced) {
-          const auto st = spliced->stats();
-          s["spliced_flows"] = st.flows;
-          s["spliced_bytes_in_flight"] = st.bytes_in_middle;
-        }
-        return s;
-      },
-      [&] { return admin::counters_json(metrics.registry().Collect()); }};
+  admin::ControlContext control_context{{}, config.proxy.max_tries, publish, {}, {}};
+  for (const auto& s : services)
+    control_context.services.push_back({s->config().name, &s->steering(), s->steering_config()});
+  control_context.status = [&] {
+    std::uint64_t reloads_ok = 0, reload_errors = 0;
+    boost::json::array service_list;
+    for (const auto& s : services) {
+      reloads_ok += s->reloads_ok();
+      reload_errors += s->reload_errors();
+      service_list.push_back(boost::json::object{{"name", s->config().name},
+                                                 {"listen", format_endpoint(s->config().listen)},
+                                                 {"source", s->source_kind()},
+                                                 {"endpoints_loaded", s->loaded()},
+                                                 {"endpoints_version", s->steering().endpoints_version()},
+                                                 {"accepting", s->accepting()},
+                                                 {"handshaking", s->handshaking()}});
+    }
+    std::int64_t handshaking = 0;
+    for (const auto& s : services) handshaking += s->handshaking();
+    boost::json::object st{
+        {"pid", ::getpid()},
+        {"uptime_seconds",
+         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_at).count()},
+        {"datapath", splice ? "splice" : "userspace"},
+        {"listen", format_endpoint(services.front()->config().listen)},
+        {"accepting", services.front()->accepting()},
+        {"workers", nworkers},
+        {"open_connections", open_connections()},
+        {"handshaking", handshaking},
+        {"endpoints_loaded", all_loaded()},
+        {"endpoints_reloads_ok", reloads_ok},
+        {"endpoints_reload_errors", reload_errors},
+        {"services", std::move(service_list)}};
+    if (spliced) {
+      const auto fs = spliced->stats();
+      st["spliced_flows"] = fs.flows;
+      st["spliced_bytes_in_flight"] = fs.bytes_in_middle;
+    }
+    return st;
+  };
+  control_context.counters = [&] { return admin::counters_json(metrics.registry().Collect()); };
   // Without it the agent still balances (e.g. run unprivileged with --datapath userspace); only
   // wsteerctl's drain/lookup are lost, and it says the agent is not reachable.
   std::unique_ptr<admin::ControlServer> control_server;
@@ -268,9 +251,8 @@ int run_agent(const AgentConfig& config) {
   asio::steady_timer grace_timer(control);
   const auto deadline_holder = std::make_shared<std::chrono::steady_clock::time_point>();
   std::function<void()> wait_for_flows = [&] {
-    if (ctx.open_connections() == 0 || std::chrono::steady_clock::now() >= *deadline_holder) {
-      if (ctx.open_connections() > 0)
-        spdlog::warn("shutdown grace period over: closing {} connections", ctx.open_connections());
+    if (open_connections() == 0 || std::chrono::steady_clock::now() >= *deadline_holder) {
+      if (open_connections() > 0) spdlog::warn("shutdown grace period over: closing {} connections", open_connections());
       if (admin) admin->stop();
       control.stop();
       return;
@@ -280,9 +262,9 @@ int run_agent(const AgentConfig& config) {
   };
   signals.async_wait([&](boost::system::error_code ec, int signo) {
     if (ec) return;
-    spdlog::info("signal {}: no new connections; {} open, grace {} s", signo, ctx.open_connections(),
+    spdlog::info("signal {}: no new connections; {} open, grace {} s", signo, open_connections(),
                  config.shutdown_grace.count());
-    listener.stop();
+    for (auto& s : services) s->stop_accepting();
     *deadline_holder = std::chrono::steady_clock::now() + config.shutdown_grace;
     signals.async_wait([&](boost::system::error_code, int) {  // a second signal: stop now
       *deadline_holder = std::chrono::steady_clock::now();
@@ -298,13 +280,16 @@ int run_agent(const AgentConfig& config) {
   }
   control.run();
 
-  // Orderly end: workers stop (userspace relays and handshakes are dropped with them), spliced
-  // flows are closed, then the datapath unpins its maps and removes its folder.
+  // Orderly end: workers stop (userspace relays and handshakes are dropped with them), endpoint
+  // sources stop, spliced flows are closed, then the datapath unpins its maps and removes its folder.
   for (auto& w : workers) w->stop();
   for (auto& t : threads) t.join();
-  watcher.stop();
-  admin.reset();  // its handlers read the flows and the datapath
-  spliced.reset();
+  for (auto& s : services) s->stop_source();
+  admin.reset();  // its handlers read the flows, the services and the datapath
+  control_server.reset();
+  spliced.reset();  // tells each flow's Service steering: before the services go
+  publisher.reset();
+  services.clear();
   datapath.reset();
   spdlog::info("stopped");
   return 0;

@@ -15,6 +15,9 @@ namespace {
 
 // Every setting as it may come from a flag or from the YAML file (same names).
 struct Settings {
+  std::vector<std::string> service_flags;               // --service, repeated
+  std::optional<std::vector<ServiceConfig>> services;  // YAML services:
+  std::optional<std::string> kubeconfig;
   std::optional<std::string> listen, endpoints_file, metrics_listen, bpffs, control_socket, datapath, log_level, log_format,
       hash_key, sticky_cookie, cookie_secret_file, cookie_path, cookie_same_site;
   std::optional<bool> cookie_secure, cookie_http_only;
@@ -49,6 +52,13 @@ Settings read_yaml(const std::filesystem::path& path) {
     const auto& v = kv.second;
     if (key == "listen") take(s.listen, v, "listen");
     else if (key == "endpoints-file") take(s.endpoints_file, v, "endpoints-file");
+    else if (key == "kubeconfig") take(s.kubeconfig, v, "kubeconfig");
+    else if (key == "services") {
+      if (!v.IsSequence()) throw std::invalid_argument("config key 'services': expected a list of services");
+      s.services.emplace();
+      for (std::size_t i = 0; i < v.size(); ++i)
+        s.services->push_back(parse_service_yaml(v[i], "config services[" + std::to_string(i) + "]"));
+    }
     else if (key == "metrics-listen") take(s.metrics_listen, v, "metrics-listen");
     else if (key == "bpffs") take(s.bpffs, v, "bpffs");
     else if (key == "control-socket") take(s.control_socket, v, "control-socket");
@@ -89,6 +99,8 @@ void merge(Settings& flags, const Settings& file) {
   };
   fill(flags.listen, file.listen);
   fill(flags.endpoints_file, file.endpoints_file);
+  fill(flags.kubeconfig, file.kubeconfig);
+  if (flags.service_flags.empty()) fill(flags.services, file.services);  // --service replaces the file's list
   fill(flags.metrics_listen, file.metrics_listen);
   fill(flags.bpffs, file.bpffs);
   fill(flags.control_socket, file.control_socket);
@@ -125,12 +137,41 @@ std::chrono::milliseconds to_ms(double seconds, const char* what) {
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
 }
 
+// The Services to balance: --service flags, else the YAML list, else the classic --listen with
+// --endpoints-file (one file service named "default").
+std::vector<ServiceConfig> services_of(const Settings& s) {
+  std::vector<ServiceConfig> services;
+  if (!s.service_flags.empty()) {
+    for (const auto& flag : s.service_flags) services.push_back(parse_service_flag(flag));
+    if (s.endpoints_file)
+      throw std::invalid_argument("--endpoints-file goes with --listen for a file service, not with --service "
+                                  "(list file services under services: in --config)");
+    if (s.listen) {
+      if (services.size() != 1 || services[0].listen.port() != 0)
+        throw std::invalid_argument("--listen names the address of a single --service given without =HOST:PORT");
+      services[0].listen = parse_endpoint(*s.listen, "--listen");
+    }
+  } else if (s.services && !s.services->empty()) {
+    services = *s.services;
+    if (s.listen || s.endpoints_file)
+      throw std::invalid_argument("--listen/--endpoints-file and a services: list do not go together");
+  } else {
+    if (!s.listen) throw std::invalid_argument("--listen HOST:PORT is required (or --service NAMESPACE/NAME=HOST:PORT)");
+    if (!s.endpoints_file) throw std::invalid_argument("--endpoints-file FILE is required with --listen (or --service)");
+    ServiceConfig file;
+    file.name = "default";
+    file.listen = parse_endpoint(*s.listen, "--listen");
+    file.endpoints_file = *s.endpoints_file;
+    services.push_back(std::move(file));
+  }
+  validate_services(services);
+  return services;
+}
+
 AgentConfig build(const Settings& s) {
   AgentConfig c;
-  if (!s.listen) throw std::invalid_argument("--listen HOST:PORT is required");
-  if (!s.endpoints_file) throw std::invalid_argument("--endpoints-file FILE is required");
-  c.listen = parse_endpoint(*s.listen, "--listen");
-  c.endpoints_file = *s.endpoints_file;
+  c.services = services_of(s);
+  if (s.kubeconfig) c.kubeconfig = *s.kubeconfig;
   if (s.metrics_listen) c.metrics_listen = parse_endpoint(*s.metrics_listen, "--metrics-listen");
   if (s.bpffs) c.bpffs = *s.bpffs;
   if (s.control_socket) c.control_socket = *s.control_socket;
@@ -179,6 +220,11 @@ boost::asio::ip::tcp::endpoint parse_endpoint(const std::string& text, const std
   return {address, port};
 }
 
+std::string format_endpoint(const boost::asio::ip::tcp::endpoint& e) {
+  const auto host = e.address().is_v6() ? "[" + e.address().to_string() + "]" : e.address().to_string();
+  return host + ":" + std::to_string(e.port());
+}
+
 AgentConfig parse_agent_config(int argc, char** argv) {
   CLI::App app{"wsteer-agent: WebSocket load balancer node agent; spliced flows move in the kernel"};
   app.set_version_flag("--version", "wsteer-agent 0.1.0");
@@ -186,6 +232,11 @@ AgentConfig parse_agent_config(int argc, char** argv) {
   std::optional<std::string> config_file;
   app.add_option("--listen", flags.listen, "HOST:PORT the clients connect to");
   app.add_option("--endpoints-file", flags.endpoints_file, "backends, one '[NAME ]HOST:PORT' per line; re-read on change");
+  app.add_option("--service", flags.service_flags,
+                 "NAMESPACE/NAME[:PORT][=HOST:PORT]: balance a Kubernetes Service's pods (EndpointSlices), its "
+                 "clients connecting at HOST:PORT; repeatable")
+      ->take_all();
+  app.add_option("--kubeconfig", flags.kubeconfig, "kubeconfig for out-of-cluster use (default: in-cluster ServiceAccount)");
   app.add_option("--metrics-listen", flags.metrics_listen, "HOST:PORT for /metrics, /healthz, /readyz");
   app.add_option("--bpffs", flags.bpffs, "folder on bpffs where the maps are pinned (default /sys/fs/bpf/wsteer)");
   app.add_option("--control-socket", flags.control_socket,

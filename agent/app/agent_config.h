@@ -1,6 +1,7 @@
 // The agent's settings: defaults, then the YAML file (--config), then flags (flags win).
 #pragma once
 
+#include "app/service_config.h"
 #include "proxy/proxy_config.h"
 #include "steering/steering_config.h"
 
@@ -10,12 +11,15 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace wsteer::app {
 
 struct AgentConfig {
-  boost::asio::ip::tcp::endpoint listen;
-  std::filesystem::path endpoints_file;
+  // At least one; in configuration order (a Service's index is its place here).
+  std::vector<ServiceConfig> services;
+  // Out-of-cluster access for Kubernetes services; empty: the in-cluster ServiceAccount.
+  std::filesystem::path kubeconfig;
   std::optional<boost::asio::ip::tcp::endpoint> metrics_listen;
   std::filesystem::path bpffs = "/sys/fs/bpf/wsteer";
   // wsteerctl's Unix socket; empty: /run/wsteer/<basename of bpffs>.sock (admin/control_protocol.h).
@@ -34,5 +38,7 @@ AgentConfig parse_agent_config(int argc, char** argv);
 
 // "HOST:PORT" or "[V6]:PORT" with an IP literal; throws std::invalid_argument naming `what`.
 boost::asio::ip::tcp::endpoint parse_endpoint(const std::string& text, const std::string& what);
+// The inverse: "HOST:PORT", "[V6]:PORT".
+std::string format_endpoint(const boost::asio::ip::tcp::endpoint& endpoint);
 
 }  // namespace wsteer::app

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <map>
+#include <set>
+#include <string>
 
 namespace wsteer::cli {
 namespace json = boost::json;
@@ -27,6 +30,18 @@ std::array<std::uint8_t, 16> addr_of(const wsteer_backend_info& info) {
   return a;
 }
 
+// Slots of the table a backend's share is counted against: its Service's, or the whole table.
+double table_size_of(const BackendEntry& b, const std::vector<std::uint32_t>& maglev, const ServiceInfos& services) {
+  if (const auto it = services.find(b.info.service); it != services.end() && it->second.maglev_size > 0)
+    return it->second.maglev_size;
+  return static_cast<double>(std::max<std::size_t>(maglev.size(), 1));
+}
+
+std::string service_of(const BackendEntry& b, const ServiceInfos& services) {
+  const auto it = services.find(b.info.service);
+  return it == services.end() ? std::string() : std::string(it->second.name);
+}
+
 }  // namespace
 
 std::vector<std::uint64_t> slots_per_backend(const std::vector<std::uint32_t>& table) {
@@ -36,14 +51,16 @@ std::vector<std::uint64_t> slots_per_backend(const std::vector<std::uint32_t>& t
   return slots;
 }
 
-json::object backends_model(const std::vector<BackendEntry>& backends, const std::vector<std::uint32_t>& maglev) {
+json::object backends_model(const std::vector<BackendEntry>& backends, const std::vector<std::uint32_t>& maglev,
+                            const ServiceInfos& services) {
   const auto slots = slots_per_backend(maglev);
-  const double size = static_cast<double>(std::max<std::size_t>(maglev.size(), 1));
   json::array rows;
   for (const auto& b : backends) {
     const auto addr = addr_of(b.info);
+    const double size = table_size_of(b, maglev, services);
     rows.push_back(json::object{
         {"id", b.id},
+        {"service", service_of(b, services)},
         {"name", b.info.name},
         {"address", address_text(addr)},
         {"port", b.info.port},
@@ -63,6 +80,26 @@ json::object backends_model(const std::vector<BackendEntry>& backends, const std
 }
 
 void backends_table(const json::object& model, std::ostream& out) {
+  // A SERVICE column only when the agent balances more than one.
+  std::set<std::string> services;
+  for (const auto& v : arr(model, "backends")) services.insert(str(v.as_object(), "service"));
+  const bool several = services.size() > 1;
+  if (several) {
+    Table table({{"SERVICE"}, {"NAME"}, {"ADDRESS"}, {"STATE"}, {"SHARE", true}, {"ACTIVE", true}, {"TOTAL", true},
+                 {"C>B", true}, {"B>C", true}});
+    for (const auto& v : arr(model, "backends")) {
+      const auto& b = v.as_object();
+      const auto host = str(b, "address");
+      const auto addr = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(u64(b, "port"));
+      table.add({str(b, "service"), str(b, "name"), addr, str(b, "state"), percent(num(b, "maglev_share")),
+                 std::to_string(u64(b, "active_connections")), std::to_string(u64(b, "total_connections")),
+                 human_bytes(u64(b, "bytes_client_to_backend")), human_bytes(u64(b, "bytes_backend_to_client"))});
+    }
+    table.print(out);
+    out << "SHARE: of its Service's Maglev table; C>B: bytes spliced client to backend, B>C: backend to client\n";
+    print_agent_down_note(model, out);
+    return;
+  }
   Table table({{"NAME"}, {"ADDRESS"}, {"STATE"}, {"WT", true}, {"SHARE", true}, {"ACTIVE", true},
                {"TOTAL", true}, {"C>B", true}, {"B>C", true}});
   for (const auto& v : arr(model, "backends")) {
@@ -82,22 +119,25 @@ void backends_table(const json::object& model, std::ostream& out) {
   print_agent_down_note(model, out);
 }
 
-json::object maglev_model(const std::vector<BackendEntry>& backends, const std::vector<std::uint32_t>& maglev) {
+json::object maglev_model(const std::vector<BackendEntry>& backends, const std::vector<std::uint32_t>& maglev,
+                          const ServiceInfos& services) {
   const auto slots = slots_per_backend(maglev);
-  std::uint64_t weight_in_table = 0, assigned = 0;
+  std::map<std::uint32_t, std::uint64_t> weight_in_table;  // per Service
+  std::uint64_t assigned = 0;
   for (const auto& b : backends)
     if (slots[b.id]) {
-      weight_in_table += b.info.weight;
+      weight_in_table[b.info.service] += b.info.weight;
       assigned += slots[b.id];
     }
-  const double size = static_cast<double>(std::max<std::size_t>(maglev.size(), 1));
   json::array rows;
   double worst = 0;  // largest share / ideal share: how far Maglev's rounding strays
   for (const auto& b : backends) {
-    const double share = static_cast<double>(slots[b.id]) / size;
-    const double ideal = slots[b.id] && weight_in_table ? static_cast<double>(b.info.weight) / static_cast<double>(weight_in_table) : 0;
+    const double share = static_cast<double>(slots[b.id]) / table_size_of(b, maglev, services);
+    const auto weights = weight_in_table[b.info.service];
+    const double ideal = slots[b.id] && weights ? static_cast<double>(b.info.weight) / static_cast<double>(weights) : 0;
     if (ideal > 0) worst = std::max(worst, share / ideal);
     rows.push_back(json::object{{"id", b.id},
+                                {"service", service_of(b, services)},
                                 {"name", b.info.name},
                                 {"state", state_name(b.info.state)},
                                 {"weight", b.info.weight},

@@ -83,10 +83,10 @@ void run_command(const Options& options, std::ostream& out) {
     model = status_model(maps, probe, client);
     table = status_table;
   } else if (command == "backends") {
-    model = backends_model(maps.backends(), maps.maglev());
+    model = backends_model(maps.backends(), maps.maglev(), maps.services());
     table = backends_table;
   } else if (command == "maglev") {
-    model = maglev_model(maps.backends(), maps.maglev());
+    model = maglev_model(maps.backends(), maps.maglev(), maps.services());
     table = maglev_table;
   } else if (command == "flows") {
     model = flows_model(maps.flow_sides(), maps.backends(), [&](std::uint64_t c) { return maps.socket_open(c); },

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <ostream>
+#include <map>
 #include <vector>
 
 namespace wsteer::cli {
@@ -30,9 +31,14 @@ void status_table(const boost::json::object& model, std::ostream& out);
 
 // backends and maglev
 std::vector<std::uint64_t> slots_per_backend(const std::vector<std::uint32_t>& table);  // indexed by id
-boost::json::object backends_model(const std::vector<BackendEntry>& backends, const std::vector<std::uint32_t>& maglev);
+// `services` (wsteer_services): each backend's Service, whose own slice of the table its share is
+// counted against; empty: one table of maglev.size() slots.
+using ServiceInfos = std::map<std::uint32_t, wsteer_service_info>;
+boost::json::object backends_model(const std::vector<BackendEntry>& backends, const std::vector<std::uint32_t>& maglev,
+                                   const ServiceInfos& services = {});
 void backends_table(const boost::json::object& model, std::ostream& out);
-boost::json::object maglev_model(const std::vector<BackendEntry>& backends, const std::vector<std::uint32_t>& maglev);
+boost::json::object maglev_model(const std::vector<BackendEntry>& backends, const std::vector<std::uint32_t>& maglev,
+                                 const ServiceInfos& services = {});
 void maglev_table(const boost::json::object& model, std::ostream& out);
 
 // flows

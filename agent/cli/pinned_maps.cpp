@@ -14,7 +14,7 @@ namespace {
 
 // Every map wsteerctl reads; the names are those of bpf/splice.bpf.c and bpf/lib/stats.h.
 constexpr const char* kMaps[] = {"wsteer_targets", "wsteer_spliced",         "wsteer_flows", "wsteer_backends",
-                                 "wsteer_maglev",  "wsteer_backend_counters", "wsteer_stats"};
+                                 "wsteer_maglev",  "wsteer_backend_counters", "wsteer_stats", "wsteer_services"};
 
 bpf_map_info map_info(int fd) {
   bpf_map_info info{};
@@ -75,6 +75,16 @@ std::vector<BackendEntry> PinnedMaps::backends() const {
                                                        }
                                                      });
     out.push_back(e);
+  }
+  return out;
+}
+
+std::map<std::uint32_t, wsteer_service_info> PinnedMaps::services() const {
+  std::map<std::uint32_t, wsteer_service_info> out;
+  const int map = fd("wsteer_services");
+  for (std::uint32_t i = 0; i < WSTEER_MAX_SERVICES; ++i) {
+    wsteer_service_info info{};
+    if (bpf_map_lookup_elem(map, &i, &info) == 0 && info.in_use) out.emplace(i, info);
   }
   return out;
 }

@@ -44,7 +44,9 @@ class PinnedMaps {
 
   // Backends whose state is not WSTEER_BACKEND_UNUSED, by id.
   std::vector<BackendEntry> backends() const;
-  // Backend id per Maglev slot (the whole table, as large as the agent sized it).
+  // The Services the agent balances, by index (only those in use).
+  std::map<std::uint32_t, wsteer_service_info> services() const;
+  // Backend id per Maglev slot (every Service's table, one after another, see wsteer_services).
   std::vector<std::uint32_t> maglev() const;
   wsteer_stats stats() const;  // per-CPU values summed
   std::vector<FlowSideEntry> flow_sides() const;

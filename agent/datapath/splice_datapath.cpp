@@ -69,8 +69,11 @@ int lock_pin_dir(const std::filesystem::path& dir) {
 }  // namespace
 
 SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32_t maglev_size,
-                               std::uint64_t flow_limit)
-    : pin_dir_(pin_dir), maglev_size_(maglev_size), flow_limit_(flow_limit) {
+                               std::uint64_t flow_limit, std::uint32_t services)
+    : pin_dir_(pin_dir), maglev_size_(maglev_size), services_(services), flow_limit_(flow_limit) {
+  if (services_ == 0 || services_ > WSTEER_MAX_SERVICES)
+    throw std::invalid_argument("between 1 and " + std::to_string(WSTEER_MAX_SERVICES) + " services, not " +
+                                std::to_string(services_));
   ensure_bpffs(pin_dir_);
   std::filesystem::create_directories(pin_dir_);
   lock_fd_ = lock_pin_dir(pin_dir_);
@@ -82,7 +85,7 @@ SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32
 
   skel_ = wsteer_splice__open();
   if (!skel_) throw_bpf(errno, "open BPF skeleton");
-  if (int err = bpf_map__set_max_entries(skel_->maps.wsteer_maglev, maglev_size_); err)
+  if (int err = bpf_map__set_max_entries(skel_->maps.wsteer_maglev, maglev_size_ * services_); err)
     throw_bpf(err, "size wsteer_maglev");
   skel_->rodata->wsteer_flow_limit = flow_limit_;
   if (int err = wsteer_splice__load(skel_); err) throw_bpf(err, "load BPF programs (need CAP_BPF)");
@@ -223,11 +226,17 @@ void SpliceDatapath::publish_backend(std::uint32_t id, const wsteer_backend_info
   bpf_map_update_elem(bpf_map__fd(skel_->maps.wsteer_backends), &id, &info, BPF_ANY);
 }
 
-void SpliceDatapath::publish_maglev(const std::vector<std::uint32_t>& table) {
+void SpliceDatapath::publish_service(std::uint32_t service, const wsteer_service_info& info) {
+  if (service >= services_) return;
+  bpf_map_update_elem(bpf_map__fd(skel_->maps.wsteer_services), &service, &info, BPF_ANY);
+}
+
+void SpliceDatapath::publish_maglev(const std::vector<std::uint32_t>& table, std::uint32_t service) {
+  if (service >= services_) return;
   const int fd = bpf_map__fd(skel_->maps.wsteer_maglev);
   std::uint32_t n = std::min<std::uint32_t>(static_cast<std::uint32_t>(table.size()), maglev_size_);
   std::vector<std::uint32_t> slots(n);
-  for (std::uint32_t slot = 0; slot < n; ++slot) slots[slot] = slot;
+  for (std::uint32_t slot = 0; slot < n; ++slot) slots[slot] = service * maglev_size_ + slot;
   // One syscall for the whole table instead of one per slot.
   if (bpf_map_update_batch(fd, slots.data(), table.data(), &n, nullptr) != 0)
     spdlog::warn("publish Maglev table: {}", std::strerror(errno));

@@ -43,8 +43,10 @@ class SpliceDatapath {
   // Loads the programs and maps, pins the maps in `pin_dir` (created; stale pins from a dead
   // agent are replaced), attaches the verdict. Throws std::system_error with context on failure.
   // `flow_limit`: bytes in the middle per flow and direction before the verdict holds
-  // (backpressure, see splice.bpf.c); 0 disables it.
-  SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32_t maglev_size, std::uint64_t flow_limit = 0);
+  // (backpressure, see splice.bpf.c); 0 disables it. `services`: how many Services the agent
+  // balances, each with a Maglev table of `maglev_size` slots in wsteer_maglev.
+  SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32_t maglev_size, std::uint64_t flow_limit = 0,
+                 std::uint32_t services = 1);
   ~SpliceDatapath();  // detaches, unpins, removes pin_dir
   SpliceDatapath(const SpliceDatapath&) = delete;
   SpliceDatapath& operator=(const SpliceDatapath&) = delete;
@@ -75,7 +77,9 @@ class SpliceDatapath {
   wsteer_backend_counters backend_counters(std::uint32_t backend_id) const;
 
   void publish_backend(std::uint32_t id, const wsteer_backend_info& info);
-  void publish_maglev(const std::vector<std::uint32_t>& table);
+  // The Maglev table of Service `service` (its slice of wsteer_maglev), and the Service itself.
+  void publish_maglev(const std::vector<std::uint32_t>& table, std::uint32_t service = 0);
+  void publish_service(std::uint32_t service, const wsteer_service_info& info);
 
   const std::filesystem::path& pin_dir() const { return pin_dir_; }
 
@@ -97,6 +101,7 @@ class SpliceDatapath {
   wsteer_splice* skel_ = nullptr;
   bool attached_ = false;
   std::uint32_t maglev_size_ = 0;
+  std::uint32_t services_ = 1;
   std::uint64_t flow_limit_ = 0;
   ring_buffer* events_ = nullptr;
   std::function<void(const wsteer_event&)> event_handler_;  // set during consume_events()

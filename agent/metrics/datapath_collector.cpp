@@ -68,21 +68,24 @@ std::vector<prometheus::MetricFamily> DatapathCollector::Collect() const {
   auto state = gauge_family(names::backend_state, "1 for the backend's current state (active, draining, unhealthy).");
   auto backend_bytes = counter_family(names::backend_spliced_bytes_total,
                                       "Spliced bytes per backend and direction (BPF counters, summed over CPUs).");
-  for (const auto& b : steering_.snapshot()) {
-    const auto& name = b.backend.name;
-    add_sample(active, static_cast<double>(b.active_connections), {{"backend", name}});
-    add_sample(total, static_cast<double>(b.total_connections), {{"backend", name}});
-    add_sample(connect_failures, static_cast<double>(b.connect_failures), {{"backend", name}});
-    add_sample(state, 1, {{"backend", name}, {"state", state_label(b.state)}});
-    if (datapath_) {
-      const auto counters = datapath_->backend_counters(b.backend.id);
-      for (int d = 0; d < WSTEER_DIR_COUNT; ++d)
-        add_sample(backend_bytes, static_cast<double>(counters.bytes[d]),
-                   {{"backend", name}, {"direction", direction_label(d)}});
+  auto version = gauge_family(names::endpoints_version, "Bumps each time the Service's endpoint set changes.");
+  for (const auto& service : services_) {
+    const auto& sv = service.name;
+    for (const auto& b : service.steering->snapshot()) {
+      const auto& name = b.backend.name;
+      add_sample(active, static_cast<double>(b.active_connections), {{"service", sv}, {"backend", name}});
+      add_sample(total, static_cast<double>(b.total_connections), {{"service", sv}, {"backend", name}});
+      add_sample(connect_failures, static_cast<double>(b.connect_failures), {{"service", sv}, {"backend", name}});
+      add_sample(state, 1, {{"service", sv}, {"backend", name}, {"state", state_label(b.state)}});
+      if (datapath_) {
+        const auto counters = datapath_->backend_counters(b.backend.id);
+        for (int d = 0; d < WSTEER_DIR_COUNT; ++d)
+          add_sample(backend_bytes, static_cast<double>(counters.bytes[d]),
+                     {{"service", sv}, {"backend", name}, {"direction", direction_label(d)}});
+      }
     }
+    add_sample(version, static_cast<double>(service.steering->endpoints_version()), {{"service", sv}});
   }
-  auto version = gauge_family(names::endpoints_version, "Bumps each time the endpoint set changes.");
-  add_sample(version, static_cast<double>(steering_.endpoints_version()));
 
   for (auto* f : {&bytes, &skbs, &failures, &fins, &unmatched, &entries, &max_entries, &active, &total,
                   &connect_failures, &state, &backend_bytes, &version})

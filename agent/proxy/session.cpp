@@ -320,6 +320,7 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   SplicedFlow flow;
   flow.sockets = sockets;
   flow.backend_id = chosen->id;
+  flow.steering = &ctx.steering;
   flow.client_written_base = datapath::tcp_bytes_written(sockets.client_fd).value_or(0);
   flow.backend_written_base = datapath::tcp_bytes_written(sockets.backend_fd).value_or(0);
   // Backpressure needs each socket's peer base before the verdict sees its first byte.

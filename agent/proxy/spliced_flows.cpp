@@ -269,8 +269,10 @@ void SplicedFlows::finish_locked(std::uint64_t flow_id) {
   }
   datapath_.remove(flow->owned.sockets);
   const auto backend_id = flow->owned.backend_id;
+  auto* steering = flow->owned.steering;
   flow.reset();  // closes both descriptors
-  on_closed_(backend_id);
+  if (steering) steering->on_closed(backend_id);
+  if (on_closed_) on_closed_(backend_id);
 }
 
 }  // namespace wsteer::proxy

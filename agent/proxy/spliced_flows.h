@@ -12,6 +12,7 @@
 
 #include "core/unique_fd.h"
 #include "datapath/splice_datapath.h"
+#include "steering/steering.h"
 
 #include <chrono>
 #include <cstdint>
@@ -29,6 +30,8 @@ struct SplicedFlow {
   UniqueFd backend;
   datapath::FlowSockets sockets;  // fds and cookies as inserted in the maps
   std::uint32_t backend_id = 0;
+  // The Service's steering that counted the connection (on_connected): told when the flow ends.
+  steering::Steering* steering = nullptr;
   // tcp_bytes_written() of each socket after the agent's own last write, before the verdict ran:
   // what the socket's send path holds beyond this came from the verdict.
   std::uint64_t client_written_base = 0;
@@ -47,6 +50,7 @@ struct SplicedFlowStats {
 
 class SplicedFlows {
  public:
+  // Called after a flow ended and its Service's steering was told (SplicedFlow::steering).
   using ClosedHandler = std::function<void(std::uint32_t backend_id)>;
 
   // `drain_timeout`: how long a half-close may wait for bytes that do not move at all.

@@ -18,7 +18,8 @@ std::int64_t to_ns(std::chrono::steady_clock::time_point t) {
 
 }  // namespace
 
-BackendSet::BackendSet(CircuitBreakerPolicy breaker, Clock clock) : breaker_(breaker), clock_(std::move(clock)) {}
+BackendSet::BackendSet(CircuitBreakerPolicy breaker, Clock clock, std::shared_ptr<BackendIdPool> ids)
+    : breaker_(breaker), clock_(std::move(clock)), pool_(ids ? std::move(ids) : std::make_shared<BackendIdPool>()) {}
 
 std::vector<std::optional<std::uint32_t>> BackendSet::relist(std::span<const Backend> listed) {
   std::lock_guard lock(mutex_);
@@ -59,6 +60,7 @@ std::optional<std::uint32_t> BackendSet::allocate_locked(const Backend& backend)
     // A free slot still counting connections belongs to a backend whose connect raced its
     // removal; reusing it would hand that straggler's on_closed() to a newcomer.
     if (slot.in_use || slot.active.load(std::memory_order_relaxed) != 0) continue;
+    if (!pool_->try_claim(id)) continue;  // another Service of this agent holds it
     slot.in_use = true;
     slot.backend = backend;
     slot.backend.id = id;
@@ -80,6 +82,7 @@ void BackendSet::free_locked(std::uint32_t id) {
   if (!slot.in_use) return;
   ids_.erase(slot.backend.name);
   slot.in_use = false;
+  pool_->release(id);
   slot.listed.store(false, std::memory_order_relaxed);
 }
 

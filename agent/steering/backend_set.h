@@ -4,6 +4,7 @@
 // Counters and verdicts are atomics read lock-free by choose(); ids change under a mutex.
 #pragma once
 
+#include "steering/backend_id_pool.h"
 #include "steering/steering.h"
 
 #include <array>
@@ -19,8 +20,6 @@
 #include <vector>
 
 namespace wsteer::steering {
-
-inline constexpr std::uint32_t kMaxBackends = 1024;  // WSTEER_MAX_BACKENDS; checked in backend_set.cpp
 
 // Passive health: after `failure_threshold` consecutive connect failures a backend is skipped for
 // `cool_down`; then it gets traffic again, and one more failure trips it at once.
@@ -39,7 +38,10 @@ class BackendSet {
  public:
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
 
-  explicit BackendSet(CircuitBreakerPolicy breaker = {}, Clock clock = std::chrono::steady_clock::now);
+  // `ids`: the node-wide pool this set claims its ids from (one per agent, shared by every
+  // Service); a set of its own when none is given.
+  explicit BackendSet(CircuitBreakerPolicy breaker = {}, Clock clock = std::chrono::steady_clock::now,
+                      std::shared_ptr<BackendIdPool> ids = nullptr);
 
   // Makes `listed` the listed backends (unique names; ids ignored). Known names keep their ids;
   // new names get the next free id after the last one handed out (see allocate_locked); backends no longer listed are freed now when idle, else
@@ -91,6 +93,7 @@ class BackendSet {
 
   CircuitBreakerPolicy breaker_;
   Clock clock_;
+  std::shared_ptr<BackendIdPool> pool_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::uint32_t> ids_;  // guarded by mutex_
   std::uint32_t next_id_ = 0;                           // guarded by mutex_

@@ -43,7 +43,7 @@ class SkipLog {
 }  // namespace
 
 MaglevSteering::MaglevSteering(const SteeringConfig& config, MaglevSteeringOptions options)
-    : config_(config), key_policy_(config.hash_key), backends_(options.breaker, std::move(options.monotonic_clock)) {
+    : config_(config), key_policy_(config.hash_key), backends_(options.breaker, std::move(options.monotonic_clock), std::move(options.ids)) {
   validate_steering_config(config_);
   if (!config_.cookie.name.empty()) cookies_.emplace(config_.cookie);
   auto empty = std::make_shared<Generation>();

@@ -20,6 +20,7 @@ namespace wsteer::steering {
 struct MaglevSteeringOptions {
   CircuitBreakerPolicy breaker;
   BackendSet::Clock monotonic_clock = std::chrono::steady_clock::now;  // tests substitute their own
+  std::shared_ptr<BackendIdPool> ids;  // shared by the Services of one agent; null: a pool of its own
 };
 
 class MaglevSteering final : public Steering {

@@ -40,6 +40,10 @@ void validate_steering_config(const SteeringConfig& config) {
   validate_cookie_config(config.cookie);
 }
 
-std::unique_ptr<Steering> make_steering(const SteeringConfig& config) { return std::make_unique<MaglevSteering>(config); }
+std::unique_ptr<Steering> make_steering(const SteeringConfig& config, std::shared_ptr<BackendIdPool> ids) {
+  MaglevSteeringOptions options;
+  options.ids = std::move(ids);
+  return std::make_unique<MaglevSteering>(config, std::move(options));
+}
 
 }  // namespace wsteer::steering

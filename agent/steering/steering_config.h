@@ -40,9 +40,11 @@ std::vector<std::string> parse_hash_key_list(std::string_view comma_list);
 void validate_steering_config(const SteeringConfig& config);
 
 class Steering;
+class BackendIdPool;
 // Builds the production steering (Maglev + key policies + cookies + bounded load + states).
 // Throws std::invalid_argument with a clear message on a bad config (unknown key source,
-// non-prime table size, ...).
-std::unique_ptr<Steering> make_steering(const SteeringConfig& config);
+// non-prime table size, ...). `ids`: the agent's node-wide backend id pool (one per agent, shared
+// by every Service it balances); null gives the steering a pool of its own.
+std::unique_ptr<Steering> make_steering(const SteeringConfig& config, std::shared_ptr<BackendIdPool> ids = nullptr);
 
 }  // namespace wsteer::steering

@@ -73,14 +73,15 @@ AgentUnderTest::AgentUnderTest(const Topology& topology, const TempDir& dir, con
   static int instance = 0;
   bpffs_ = "/sys/fs/bpf/wsteer-test-" + std::to_string(::getpid()) + "-" + std::to_string(instance++) + "-" +
            dir.path().filename().string();
-  write_endpoints(endpoints);
-  std::vector<std::string> argv{std::string(WSTEER_BIN_DIR) + "/wsteer-agent",
-                                "--listen", host_ + ":" + std::to_string(kPort),
-                                "--endpoints-file", endpoints_file_.string(),
-                                "--metrics-listen", host_ + ":" + std::to_string(kMetricsPort),
+  std::vector<std::string> argv{std::string(WSTEER_BIN_DIR) + "/wsteer-agent"};
+  if (endpoints != kServicesFromArgs) {
+    write_endpoints(endpoints);
+    argv.insert(argv.end(), {"--listen", host_ + ":" + std::to_string(kPort), "--endpoints-file", endpoints_file_.string()});
+  }
+  argv.insert(argv.end(), {"--metrics-listen", host_ + ":" + std::to_string(kMetricsPort),
                                 "--bpffs", bpffs_.string(),
                                 "--datapath", datapath,
-                                "--shutdown-grace", "5"};
+                                "--shutdown-grace", "5"});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<Process>(topology.agent_ns(), argv,
                                        (dir.path() / ("agent-" + bpffs_.filename().string() + ".log")).string());

@@ -45,6 +45,9 @@ class AgentUnderTest {
  public:
   static constexpr unsigned short kPort = 8080;
   static constexpr unsigned short kMetricsPort = 9090;
+  // As `endpoints`: start the agent without --listen/--endpoints-file (its services come from
+  // extra_args: --config with services:, or --service).
+  static inline const std::string kServicesFromArgs = "\x01services-from-args";
 
   // Starts the agent and waits until /readyz answers 200 (throws if it does not within 10 s).
   AgentUnderTest(const Topology& topology, const TempDir& dir, const std::string& endpoints,

@@ -399,7 +399,7 @@ TEST_P(SpliceE2E, EndpointsChangeLeavesEstablishedFlowsAlone) {
     }
   });
   const auto m = agent_->metrics();
-  EXPECT_GE(m.at("wsteer_endpoints_reloads_total{result=\"error\"}"), 1);
+  EXPECT_GE(m.at("wsteer_endpoints_reloads_total{service=\"default\",result=\"error\"}"), 1);
 }
 
 TEST_P(SpliceE2E, SigtermStopsAcceptingKeepsFlowsThenCleansUp) {

@@ -47,9 +47,19 @@ TEST(Abi, BackendInfoLayout) {
   EXPECT_EQ(offsetof(wsteer_backend_info, state), 82u);
   EXPECT_EQ(offsetof(wsteer_backend_info, weight), 84u);
   EXPECT_EQ(offsetof(wsteer_backend_info, max_connections), 88u);
+  EXPECT_EQ(offsetof(wsteer_backend_info, service), 92u);
   EXPECT_EQ(offsetof(wsteer_backend_info, active_connections), 96u);
   EXPECT_EQ(offsetof(wsteer_backend_info, total_connections), 104u);
   EXPECT_EQ(offsetof(wsteer_backend_info, connect_failures), 112u);
+}
+
+TEST(Abi, ServiceInfoLayout) {
+  EXPECT_EQ(sizeof(wsteer_service_info), 160u);
+  EXPECT_EQ(offsetof(wsteer_service_info, listen_addr), 128u);
+  EXPECT_EQ(offsetof(wsteer_service_info, listen_port), 144u);
+  EXPECT_EQ(offsetof(wsteer_service_info, in_use), 146u);
+  EXPECT_EQ(offsetof(wsteer_service_info, maglev_offset), 148u);
+  EXPECT_EQ(offsetof(wsteer_service_info, maglev_size), 152u);
 }
 
 TEST(Abi, Constants) {

@@ -43,10 +43,10 @@ TEST_F(AgentConfigTest, YamlProvidesSettingsAndFlagsWin) {
                           "hash-key: [query:room, sec-websocket-key]\n"
                           "maglev-size: 131071\n");
   const auto c = parse({"--config", yaml, "--listen", "[::1]:9000", "--datapath", "splice"});
-  EXPECT_EQ(c.listen.address().to_string(), "::1");  // flag wins
-  EXPECT_EQ(c.listen.port(), 9000);
+  EXPECT_EQ(c.services.at(0).listen.address().to_string(), "::1");  // flag wins
+  EXPECT_EQ(c.services.at(0).listen.port(), 9000);
   EXPECT_EQ(c.proxy.datapath, proxy::DatapathMode::splice);  // flag wins
-  EXPECT_EQ(c.endpoints_file, "/etc/wsteer/endpoints");   // from the file
+  EXPECT_EQ(c.services.at(0).endpoints_file, "/etc/wsteer/endpoints");   // from the file
   ASSERT_TRUE(c.metrics_listen);
   EXPECT_EQ(c.metrics_listen->port(), 9090);
   EXPECT_EQ(c.steering.hash_key, (std::vector<std::string>{"query:room", "sec-websocket-key"}));
@@ -56,12 +56,74 @@ TEST_F(AgentConfigTest, YamlProvidesSettingsAndFlagsWin) {
 
 TEST_F(AgentConfigTest, FlagsAloneAreEnough) {
   const auto c = parse({"--listen", "0.0.0.0:8080", "--endpoints-file", "/tmp/e", "--hash-key", "header:x-tenant"});
-  EXPECT_EQ(c.listen.port(), 8080);
+  EXPECT_EQ(c.services.at(0).listen.port(), 8080);
   EXPECT_FALSE(c.metrics_listen);
   EXPECT_EQ(c.steering.hash_key, std::vector<std::string>{"header:x-tenant"});
 }
 
+TEST_F(AgentConfigTest, ServiceFlagsNameKubernetesServicesWithTheirListenAddresses) {
+  const auto c = parse({"--service", "chat/chat-ws:ws=0.0.0.0:8080", "--service", "games/lobby:9000=[::]:8081",
+                        "--kubeconfig", "/etc/kube"});
+  ASSERT_EQ(c.services.size(), 2u);
+  ASSERT_TRUE(c.services[0].kubernetes);
+  EXPECT_EQ(c.services[0].name, "chat/chat-ws");
+  EXPECT_EQ(c.services[0].kubernetes->ns, "chat");
+  EXPECT_EQ(c.services[0].kubernetes->name, "chat-ws");
+  EXPECT_EQ(c.services[0].kubernetes->port, "ws");
+  EXPECT_EQ(c.services[0].listen.port(), 8080);
+  EXPECT_EQ(c.services[1].kubernetes->port, "9000");
+  EXPECT_TRUE(c.services[1].listen.address().is_v6());
+  EXPECT_EQ(c.kubeconfig, "/etc/kube");
+  // One service may take its address from --listen.
+  const auto one = parse({"--service", "default/echo", "--listen", "10.0.0.1:80"});
+  ASSERT_EQ(one.services.size(), 1u);
+  EXPECT_EQ(one.services[0].listen.port(), 80);
+  EXPECT_EQ(one.services[0].kubernetes->port, "");
+}
+
+TEST_F(AgentConfigTest, YamlServicesMixKubernetesAndFileServices) {
+  const auto yaml = write("services.yaml",
+                          "hash-key: sec-websocket-key\n"
+                          "services:\n"
+                          "  - service: chat/chat-ws\n"
+                          "    port: ws\n"
+                          "    listen: 0.0.0.0:8080\n"
+                          "    hash-key: [query:room]\n"
+                          "  - name: static\n"
+                          "    endpoints-file: /etc/wsteer/endpoints\n"
+                          "    listen: 0.0.0.0:8081\n");
+  const auto c = parse({"--config", yaml});
+  ASSERT_EQ(c.services.size(), 2u);
+  EXPECT_EQ(c.services[0].name, "chat/chat-ws");
+  EXPECT_EQ(c.services[0].hash_key, std::vector<std::string>{"query:room"});
+  EXPECT_FALSE(c.services[1].kubernetes);
+  EXPECT_EQ(c.services[1].name, "static");
+  EXPECT_EQ(c.services[1].endpoints_file, "/etc/wsteer/endpoints");
+  EXPECT_TRUE(c.services[1].hash_key.empty()) << "empty: the agent's hash-key";
+  // The classic flags make one file service named "default".
+  const auto classic = parse({"--listen", "0.0.0.0:1", "--endpoints-file", "/e"});
+  ASSERT_EQ(classic.services.size(), 1u);
+  EXPECT_EQ(classic.services[0].name, "default");
+}
+
 using AgentConfigDeathTest = AgentConfigTest;
+
+TEST_F(AgentConfigDeathTest, BadServicesExitWithAClearMessage) {
+  EXPECT_EXIT(parse({"--service", "chat=0.0.0.0:80"}), ::testing::ExitedWithCode(2), "no namespace");
+  EXPECT_EXIT(parse({"--service", "Chat/x=0.0.0.0:80"}), ::testing::ExitedWithCode(2), "DNS-1123");
+  EXPECT_EXIT(parse({"--service", "a/b:99999=0.0.0.0:80"}), ::testing::ExitedWithCode(2), "port '99999'");
+  EXPECT_EXIT(parse({"--service", "a/b"}), ::testing::ExitedWithCode(2), "no listen address");
+  EXPECT_EXIT(parse({"--service", "a/b=0.0.0.0:80", "--service", "a/c=0.0.0.0:80"}), ::testing::ExitedWithCode(2),
+              "share the listen address");
+  EXPECT_EXIT(parse({"--service", "a/b=0.0.0.0:80", "--service", "a/b=0.0.0.0:81"}), ::testing::ExitedWithCode(2),
+              "configured twice");
+  EXPECT_EXIT(parse({"--service", "a/b=0.0.0.0:80", "--endpoints-file", "/e"}), ::testing::ExitedWithCode(2),
+              "--endpoints-file goes with --listen");
+  const auto both = write("both.yaml", "services:\n  - service: a/b\n    endpoints-file: /e\n    listen: 0.0.0.0:1\n");
+  EXPECT_EXIT(parse({"--config", both}), ::testing::ExitedWithCode(2), "either 'service");
+  const auto typo = write("typo2.yaml", "services:\n  - service: a/b\n    lisen: 0.0.0.0:1\n");
+  EXPECT_EXIT(parse({"--config", typo}), ::testing::ExitedWithCode(2), "unknown key 'lisen'");
+}
 
 TEST_F(AgentConfigDeathTest, BadInputExitsWithAClearMessage) {
   EXPECT_EXIT(parse({"--endpoints-file", "/tmp/e"}), ::testing::ExitedWithCode(2), "--listen HOST:PORT is required");

@@ -21,7 +21,7 @@ struct Fixture {
     for (int i = 0; i < 2; ++i)
       list.push_back({"b" + std::to_string(i), boost::asio::ip::make_address("10.0.0." + std::to_string(i + 1)), 9000});
     steering->update_endpoints(list);
-    metrics.add_collectable(std::make_shared<DatapathCollector>(nullptr, *steering));
+    metrics.add_collectable(std::make_shared<DatapathCollector>(nullptr, std::vector<ServiceSteering>{{"default", steering.get()}}));
   }
   prom::Exposition scrape() const { return prom::parse(metrics.serialize()); }
 };

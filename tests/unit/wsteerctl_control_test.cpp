@@ -41,7 +41,7 @@ class ControlCommands : public ::testing::Test {
     steering_->update_endpoints(three_pods());
   }
   admin::ControlContext context() {
-    return {*steering_, config_, 3, [this] { ++published_; }, [] { return json::object{{"pid", 42}}; },
+    return {{{"default", steering_.get(), config_}}, 3, [this] { ++published_; }, [] { return json::object{{"pid", 42}}; },
             [] { return json::object{{"wsteer_x_total", 7}}; }};
   }
   json::object call(const json::object& request) { return admin::handle_control_request(context(), request); }
