@@ -244,9 +244,10 @@ TEST_F(WsteerctlE2E, StatusStatsAndAStableJsonShape) {
     EXPECT_EQ(backends, ctl_json({"backends"}));
     EXPECT_EQ(keys_of(backends), (std::set<std::string>{"agent", "backends"}));
     EXPECT_EQ(keys_of(backends.at("backends").as_array()[0].as_object()),
-              (std::set<std::string>{"id", "name", "address", "port", "state", "weight", "max_connections", "maglev_slots",
-                                     "maglev_share", "active_connections", "total_connections", "connect_failures",
-                                     "bytes_client_to_backend", "bytes_backend_to_client"}));
+              (std::set<std::string>{"id", "service", "name", "address", "port", "state", "weight", "max_connections",
+                                     "maglev_slots", "maglev_share", "active_connections", "total_connections",
+                                     "connect_failures", "bytes_client_to_backend", "bytes_backend_to_client"}));
+    EXPECT_EQ(backends.at("backends").as_array()[0].at("service").as_string(), "default");
     const auto maglev = ctl_json({"maglev"});
     EXPECT_EQ(maglev.at("table_size").to_number<std::uint64_t>(), 65537u);
     EXPECT_EQ(maglev.at("unassigned_slots").to_number<std::uint64_t>(), 0u);
