@@ -9,6 +9,16 @@
 
 int main(int argc, char** argv) {
   const auto config = wsteer::app::parse_agent_config(argc, argv);
+  if (config.check_only) {
+    std::cout << "wsteer-agent: configuration OK: " << config.services.size() << " service(s)\n";
+    for (const auto& s : config.services)
+      std::cout << "  " << s.name << " on " << wsteer::app::format_endpoint(s.listen) << " from "
+                << (s.kubernetes ? "EndpointSlices of " + s.kubernetes->label() +
+                                       (s.kubernetes->port.empty() ? "" : " port " + s.kubernetes->port)
+                                 : "file " + s.endpoints_file.string())
+                << "\n";
+    return 0;
+  }
   try {
     return wsteer::app::run_agent(config);
   } catch (const std::exception& e) {

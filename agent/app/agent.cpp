@@ -1,5 +1,6 @@
 #include "app/agent.h"
 
+#include "app/kubernetes_metrics.h"
 #include "app/map_publisher.h"
 #include "app/service_runtime.h"
 
@@ -10,6 +11,7 @@
 #include "core/logging.h"
 #include "datapath/splice_datapath.h"
 #include "endpoints/endpoints_file.h"
+#include "k8s/api_client.h"
 #include "metrics/agent_metrics.h"
 #include "metrics/datapath_collector.h"
 #include "metrics/function_collector.h"
@@ -77,13 +79,6 @@ std::vector<prometheus::MetricFamily> flow_families(const proxy::SplicedFlows& s
 
 int run_agent(const AgentConfig& config) {
   setup_logging(config.log_level, config.log_format);
-  // The configuration already names Kubernetes Services; their EndpointSlice source is not in
-  // this build yet. Refuse clearly rather than start a listener that never becomes ready.
-  for (const auto& s : config.services)
-    if (s.kubernetes)
-      throw std::invalid_argument("service " + s.name +
-                                  ": Kubernetes EndpointSlice discovery is not implemented in this build yet; "
-                                  "balance it from an endpoints file (services: [{name, endpoints-file, listen}])");
   raise_fd_limit();
   const bool splice = config.proxy.datapath == proxy::DatapathMode::splice;
 
@@ -114,9 +109,21 @@ int run_agent(const AgentConfig& config) {
     worker_ptrs.push_back(workers.back().get());
   }
 
+  // Kubernetes Services share one API client (in-cluster ServiceAccount, or --kubeconfig). A
+  // missing or unusable configuration fails the start; an unreachable server does not (the
+  // sources retry and the services stay not ready).
+  std::shared_ptr<k8s::ApiClient> kube;
+  std::unique_ptr<KubernetesMetrics> kube_metrics;
+  if (std::any_of(config.services.begin(), config.services.end(), [](const auto& s) { return s.kubernetes.has_value(); })) {
+    kube = std::make_shared<k8s::ApiClient>(k8s::load_cluster_config(config.kubeconfig));
+    kube_metrics = std::make_unique<KubernetesMetrics>(metrics.registry());
+    spdlog::info("Kubernetes API server {} ({})", kube->config().server, kube->config().origin);
+  }
+
   // One runtime per Service: binds its listener now (a taken port fails the start).
   std::vector<std::unique_ptr<ServiceRuntime>> services;
-  const ServiceRuntime::Shared shared{config, backend_ids, metrics, datapath.get(), spliced.get(), control, worker_ptrs};
+  const ServiceRuntime::Shared shared{config, backend_ids, metrics, datapath.get(), spliced.get(), control, worker_ptrs,
+                                      kube, kube_metrics.get()};
   for (std::size_t i = 0; i < config.services.size(); ++i)
     services.push_back(std::make_unique<ServiceRuntime>(static_cast<std::uint32_t>(i), config.services[i], shared));
 

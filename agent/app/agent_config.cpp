@@ -23,6 +23,7 @@ struct Settings {
   std::optional<bool> cookie_secure, cookie_http_only;
   std::optional<std::uint32_t> cookie_max_age;
   std::optional<unsigned> workers;
+  std::optional<double> kube_watch_timeout;
   std::optional<double> shutdown_grace, balance_factor, handshake_timeout, connect_timeout;
   std::optional<std::uint32_t> maglev_size;
   std::optional<std::uint64_t> splice_buffer_limit;
@@ -53,6 +54,7 @@ Settings read_yaml(const std::filesystem::path& path) {
     if (key == "listen") take(s.listen, v, "listen");
     else if (key == "endpoints-file") take(s.endpoints_file, v, "endpoints-file");
     else if (key == "kubeconfig") take(s.kubeconfig, v, "kubeconfig");
+    else if (key == "kube-watch-timeout") take(s.kube_watch_timeout, v, "kube-watch-timeout");
     else if (key == "services") {
       if (!v.IsSequence()) throw std::invalid_argument("config key 'services': expected a list of services");
       s.services.emplace();
@@ -100,6 +102,7 @@ void merge(Settings& flags, const Settings& file) {
   fill(flags.listen, file.listen);
   fill(flags.endpoints_file, file.endpoints_file);
   fill(flags.kubeconfig, file.kubeconfig);
+  fill(flags.kube_watch_timeout, file.kube_watch_timeout);
   if (flags.service_flags.empty()) fill(flags.services, file.services);  // --service replaces the file's list
   fill(flags.metrics_listen, file.metrics_listen);
   fill(flags.bpffs, file.bpffs);
@@ -172,6 +175,10 @@ AgentConfig build(const Settings& s) {
   AgentConfig c;
   c.services = services_of(s);
   if (s.kubeconfig) c.kubeconfig = *s.kubeconfig;
+  if (s.kube_watch_timeout) {
+    if (!(*s.kube_watch_timeout >= 1)) throw std::invalid_argument("kube-watch-timeout must be >= 1 second");
+    c.kube_watch_timeout = std::chrono::seconds(static_cast<long long>(*s.kube_watch_timeout));
+  }
   if (s.metrics_listen) c.metrics_listen = parse_endpoint(*s.metrics_listen, "--metrics-listen");
   if (s.bpffs) c.bpffs = *s.bpffs;
   if (s.control_socket) c.control_socket = *s.control_socket;
@@ -237,6 +244,10 @@ AgentConfig parse_agent_config(int argc, char** argv) {
                  "clients connecting at HOST:PORT; repeatable")
       ->take_all();
   app.add_option("--kubeconfig", flags.kubeconfig, "kubeconfig for out-of-cluster use (default: in-cluster ServiceAccount)");
+  app.add_option("--kube-watch-timeout", flags.kube_watch_timeout,
+                 "seconds each EndpointSlice watch lasts before it is renewed (default 290)");
+  bool check_only = false;
+  app.add_flag("--check-config", check_only, "parse and validate the settings, print a summary and exit");
   app.add_option("--metrics-listen", flags.metrics_listen, "HOST:PORT for /metrics, /healthz, /readyz");
   app.add_option("--bpffs", flags.bpffs, "folder on bpffs where the maps are pinned (default /sys/fs/bpf/wsteer)");
   app.add_option("--control-socket", flags.control_socket,
@@ -266,7 +277,9 @@ AgentConfig parse_agent_config(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     if (config_file) merge(flags, read_yaml(*config_file));
-    return build(flags);
+    auto config = build(flags);
+    config.check_only = check_only;
+    return config;
   } catch (const CLI::ParseError& e) {
     std::exit(app.exit(e));
   } catch (const std::exception& e) {

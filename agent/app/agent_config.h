@@ -20,6 +20,8 @@ struct AgentConfig {
   std::vector<ServiceConfig> services;
   // Out-of-cluster access for Kubernetes services; empty: the in-cluster ServiceAccount.
   std::filesystem::path kubeconfig;
+  // timeoutSeconds asked of each EndpointSlice watch before it is renewed (jittered ±10 %).
+  std::chrono::seconds kube_watch_timeout{290};
   std::optional<boost::asio::ip::tcp::endpoint> metrics_listen;
   std::filesystem::path bpffs = "/sys/fs/bpf/wsteer";
   // wsteerctl's Unix socket; empty: /run/wsteer/<basename of bpffs>.sock (admin/control_protocol.h).
@@ -30,6 +32,8 @@ struct AgentConfig {
   std::string log_format = "plain";
   proxy::ProxyConfig proxy;
   steering::SteeringConfig steering;
+  // --check-config: parse and validate everything, print a summary, run nothing.
+  bool check_only = false;
 };
 
 // Parses the command line (CLI11). Returns the config, or exits the process for --help/--version

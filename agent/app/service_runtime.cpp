@@ -24,7 +24,14 @@ ServiceRuntime::ServiceRuntime(std::uint32_t index, const ServiceConfig& config,
       steering_(steering::make_steering(steering_config_, shared.ids)),
       proxy_{shared.agent.proxy, *steering_, shared.metrics, shared.datapath, shared.spliced},
       listener_(shared.control, shared.workers, config.listen, proxy_),
-      prober_(shared.control, *steering_) {}
+      prober_(shared.control, *steering_),
+      kube_(shared.kube),
+      kube_watch_timeout_(shared.agent.kube_watch_timeout) {
+  if (config_.kubernetes) {
+    if (!kube_ || !shared.kube_metrics) throw std::logic_error("service " + config_.name + ": no Kubernetes client");
+    kube_observer_ = shared.kube_metrics->observer_for(config_.name);
+  }
+}
 
 ServiceRuntime::~ServiceRuntime() { stop_source(); }
 
@@ -38,7 +45,18 @@ void ServiceRuntime::apply(const steering::EndpointList& list) {
 }
 
 void ServiceRuntime::start() {
-  if (!config_.kubernetes) {
+  if (config_.kubernetes) {
+    // The source retries on its own (backoff, relist): until its first list the service is not
+    // ready, and an outage later keeps the last good backend set in force.
+    endpoints::EndpointSliceSourceOptions options;
+    options.ns = config_.kubernetes->ns;
+    options.service = config_.kubernetes->name;
+    options.port = config_.kubernetes->port;
+    options.watch_timeout = kube_watch_timeout_;
+    slices_ = std::make_unique<endpoints::EndpointSliceSource>(
+        kube_, options, [this](const steering::EndpointList& l) { apply(l); }, kube_observer_.get());
+    slices_->start();
+  } else {
     file_ = std::make_unique<endpoints::EndpointsFileWatcher>(config_.endpoints_file,
                                                               [this](const steering::EndpointList& l) { apply(l); });
     // A bad first read does not stop the agent: it reports it and stays not-ready until the file
@@ -55,6 +73,7 @@ void ServiceRuntime::start() {
 
 void ServiceRuntime::stop_source() {
   if (file_) file_->stop();
+  if (slices_) slices_->stop();
 }
 
 }  // namespace wsteer::app

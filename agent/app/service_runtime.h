@@ -4,6 +4,8 @@
 #pragma once
 
 #include "app/agent_config.h"
+#include "app/kubernetes_metrics.h"
+#include "endpoints/endpoint_slice_source.h"
 #include "endpoints/endpoints_file.h"
 #include "metrics/agent_metrics.h"
 #include "proxy/health_prober.h"
@@ -16,6 +18,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -33,6 +36,9 @@ class ServiceRuntime {
     proxy::SplicedFlows* spliced = nullptr;
     boost::asio::io_context& control;              // accepts, probes
     std::vector<boost::asio::io_context*> workers;  // sessions
+    // Kubernetes Services only: the API client all sources share, and their metrics.
+    std::shared_ptr<k8s::ApiClient> kube;
+    KubernetesMetrics* kube_metrics = nullptr;
   };
 
   // Binds the listener (throws with the address when it cannot); nothing is accepted before start().
@@ -45,7 +51,8 @@ class ServiceRuntime {
   // mirrors the new state into the pinned maps).
   void set_on_published(std::function<void()> published) { published_ = std::move(published); }
   // Starts the endpoint source and the prober, then accepting. A file service whose first read
-  // fails logs it and stays not ready until the file is fixed.
+  // fails logs it and stays not ready until the file is fixed; a Kubernetes one stays not ready
+  // until its first EndpointSlice list succeeds (it keeps retrying).
   void start();
   void stop_accepting() { listener_.stop(); }
   void stop_source();
@@ -74,7 +81,11 @@ class ServiceRuntime {
   proxy::ProxyContext proxy_;
   proxy::Listener listener_;
   proxy::HealthProber prober_;
+  std::shared_ptr<k8s::ApiClient> kube_;
+  std::chrono::seconds kube_watch_timeout_;
+  std::unique_ptr<endpoints::EndpointSliceObserver> kube_observer_;
   std::unique_ptr<endpoints::EndpointsFileWatcher> file_;
+  std::unique_ptr<endpoints::EndpointSliceSource> slices_;
   std::function<void()> published_;
   std::atomic<bool> loaded_{false};
 };

@@ -41,12 +41,19 @@ inline constexpr std::string_view backpressure_paused_flows = "wsteer_backpressu
 inline constexpr std::string_view backpressure_holds_total = "wsteer_backpressure_holds_total";
 inline constexpr std::string_view backpressure_relayed_bytes_total = "wsteer_backpressure_relayed_bytes_total";
 
+// Pushed by the EndpointSlice sources of Kubernetes Services (app/kubernetes_metrics.cpp).
+inline constexpr std::string_view k8s_watch_events_total = "wsteer_k8s_watch_events_total";
+inline constexpr std::string_view k8s_relists_total = "wsteer_k8s_relists_total";
+inline constexpr std::string_view k8s_errors_total = "wsteer_k8s_errors_total";
+inline constexpr std::string_view k8s_last_sync_timestamp_seconds = "wsteer_k8s_last_sync_timestamp_seconds";
+
 enum class Type { counter, gauge, histogram };
 
 struct Family {
   std::string_view name;
   Type type;
   bool splice_only;  // only meaningful with the splice datapath: may be absent or empty with userspace
+  bool kubernetes_only = false;  // only exported when the agent follows a Kubernetes Service
 };
 
 // No XDP counters: the XDP guard does not exist yet, so nothing is exported for it.
@@ -76,6 +83,10 @@ inline constexpr std::array kFamilies = {
     Family{backpressure_paused_flows, Type::gauge, true},
     Family{backpressure_holds_total, Type::counter, true},
     Family{backpressure_relayed_bytes_total, Type::counter, true},
+    Family{k8s_watch_events_total, Type::counter, false, true},
+    Family{k8s_relists_total, Type::counter, false, true},
+    Family{k8s_errors_total, Type::counter, false, true},
+    Family{k8s_last_sync_timestamp_seconds, Type::gauge, false, true},
 };
 
 }  // namespace wsteer::metrics::names

@@ -106,11 +106,28 @@ TEST_F(AgentConfigTest, YamlServicesMixKubernetesAndFileServices) {
   EXPECT_EQ(classic.services[0].name, "default");
 }
 
+TEST_F(AgentConfigTest, KubeWatchTimeoutAndCheckConfig) {
+  const auto yaml = write("kube.yaml",
+                          "kubeconfig: /etc/kube\n"
+                          "kube-watch-timeout: 60\n"
+                          "services:\n"
+                          "  - service: chat/chat-ws\n"
+                          "    listen: 0.0.0.0:8080\n");
+  const auto c = parse({"--config", yaml});
+  EXPECT_EQ(c.kube_watch_timeout, std::chrono::seconds(60));
+  EXPECT_FALSE(c.check_only);
+  EXPECT_EQ(parse({"--config", yaml, "--kube-watch-timeout", "5"}).kube_watch_timeout, std::chrono::seconds(5));
+  EXPECT_TRUE(parse({"--config", yaml, "--check-config"}).check_only);
+  EXPECT_EQ(parse({"--service", "a/b=0.0.0.0:1"}).kube_watch_timeout, std::chrono::seconds(290));  // default
+}
+
 using AgentConfigDeathTest = AgentConfigTest;
 
 TEST_F(AgentConfigDeathTest, BadServicesExitWithAClearMessage) {
   EXPECT_EXIT(parse({"--service", "chat=0.0.0.0:80"}), ::testing::ExitedWithCode(2), "no namespace");
   EXPECT_EXIT(parse({"--service", "Chat/x=0.0.0.0:80"}), ::testing::ExitedWithCode(2), "DNS-1123");
+  EXPECT_EXIT(parse({"--service", "a/b=0.0.0.0:80", "--kube-watch-timeout", "0"}), ::testing::ExitedWithCode(2),
+              "kube-watch-timeout must be >= 1 second");
   EXPECT_EXIT(parse({"--service", "a/b:99999=0.0.0.0:80"}), ::testing::ExitedWithCode(2), "port '99999'");
   EXPECT_EXIT(parse({"--service", "a/b"}), ::testing::ExitedWithCode(2), "no listen address");
   EXPECT_EXIT(parse({"--service", "a/b=0.0.0.0:80", "--service", "a/c=0.0.0.0:80"}), ::testing::ExitedWithCode(2),
