@@ -4,17 +4,18 @@
 // of a kind it has no schema for, on any schema violation, and on a field the API does not have
 // (unknown_fields.mjs). Prints one line per object.
 //
-//   WSTEER_NODE_MODULES=.tools/node/node_modules node validate.mjs [FILE]
-import { readFileSync } from "node:fs";
+//   node tests/packaging/validate.mjs [FILE]   (packages from .tools/node, or $WSTEER_NODE_MODULES)
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import path from "node:path";
 import { unknownFields } from "./unknown_fields.mjs";
 
 // The packages live in .tools/node/node_modules (WSTEER_NODE_MODULES), not beside this file.
-const modules = process.env.WSTEER_NODE_MODULES;
-if (!modules) {
-  console.error("validate.mjs: set WSTEER_NODE_MODULES to .tools/node/node_modules (scripts/install-deps.sh)");
+const here = path.dirname(fileURLToPath(import.meta.url));
+const modules = process.env.WSTEER_NODE_MODULES ?? path.resolve(here, "../../.tools/node/node_modules");
+if (!existsSync(path.join(modules, "kubernetes-models"))) {
+  console.error(`validate.mjs: no kubernetes-models under ${modules}: run scripts/install-deps.sh`);
   process.exit(2);
 }
 const require = createRequire(path.join(modules, "noop.js"));

@@ -88,3 +88,12 @@ port that is no listen port, a termination grace period longer than the shutdown
 {{- define "wsteer.serviceLabel" -}}
 {{- default (printf "%s/%s" .namespace .name) .label -}}
 {{- end -}}
+
+{{/* The kubelet probes the pod's address (the node's, with hostNetwork): name the metrics address
+when it is a single one, e.g. 127.0.0.1. */}}
+{{- define "wsteer.probeHost" -}}
+{{- $a := .Values.metrics.listenAddress -}}
+{{- if not (has $a (list "0.0.0.0" "::")) -}}
+host: {{ $a | quote }}
+{{- end -}}
+{{- end -}}
