@@ -29,7 +29,8 @@ const YAML = await importPackageFile("yaml", "dist/index.js").catch(() => load("
 // Core group is "v1"; the others are "group/version", as kubernetes-models lays them out.
 const packageFor = (apiVersion) =>
   apiVersion.startsWith("monitoring.coreos.com/") ? "@kubernetes-models/prometheus-operator" : "kubernetes-models";
-const modelsFor = (apiVersion) => importPackageFile(packageFor(apiVersion), `${apiVersion}/index.js`);
+// One model file per kind (the group's index would load every model of the group).
+const modelsFor = (apiVersion, kind) => importPackageFile(packageFor(apiVersion), `${apiVersion}/${kind}.js`);
 
 const input = readFileSync(process.argv[2] ?? 0, "utf8");
 const docs = YAML.parseAllDocuments(input, { uniqueKeys: true, prettyErrors: true });
@@ -57,9 +58,10 @@ for (const [index, doc] of docs.entries()) {
   const name = `${obj.kind} ${obj.metadata?.namespace ? obj.metadata.namespace + "/" : ""}${obj.metadata?.name}`;
   let models;
   try {
-    models = await modelsFor(obj.apiVersion);
+    if (!/^[A-Za-z0-9]+$/.test(obj.kind) || !/^([a-z0-9.-]+\/)?v[0-9a-z]+$/.test(obj.apiVersion)) throw new Error();
+    models = await modelsFor(obj.apiVersion, obj.kind);
   } catch {
-    fail(name, `no schema for apiVersion ${obj.apiVersion}`);
+    fail(name, `no schema for kind ${obj.kind} in apiVersion ${obj.apiVersion}`);
     continue;
   }
   const Model = models[obj.kind];
