@@ -58,7 +58,8 @@ const volume = (name) => pod.volumes.find((v) => v.name === name);
 const mount = (name) => agent.volumeMounts.find((m) => m.name === name);
 check("the node's bpffs mounted at /sys/fs/bpf", volume("bpffs")?.hostPath?.path === "/sys/fs/bpf" &&
   mount("bpffs")?.mountPath === "/sys/fs/bpf");
-check("an emptyDir for the control socket at /run/wsteer", volume("run")?.emptyDir !== undefined &&
+check(`the control socket's /run/wsteer is ${values.controlSocketHostPath ? "the host's " + values.controlSocketHostPath : "an emptyDir"}`,
+  (values.controlSocketHostPath ? volume("run")?.hostPath?.path === values.controlSocketHostPath : volume("run")?.emptyDir !== undefined) &&
   mount("run")?.mountPath === "/run/wsteer");
 check("liveness /healthz and readiness /readyz on the metrics port",
   agent.livenessProbe.httpGet.path === "/healthz" && agent.readinessProbe.httpGet.path === "/readyz" &&
