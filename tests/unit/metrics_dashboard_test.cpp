@@ -94,10 +94,8 @@ TEST(MetricsDashboard, ConfigMapCarriesTheSameDashboardForTheSidecar) {
   EXPECT_EQ(cm["metadata"]["labels"]["grafana_dashboard"].as<std::string>(), "1");
   EXPECT_EQ(cm["metadata"]["labels"]["grafana_dashboard"].Tag(), "!");  // quoted in the file
   const auto embedded = boost::json::parse(cm["data"]["wsteer.json"].as<std::string>());
-  EXPECT_TRUE(embedded == dashboard()) << "k8s/grafana-dashboard-configmap.yaml is out of date: regenerate it with\n"
-                                      "  { sed -n '1,/^  wsteer.json: |/p' k8s/grafana-dashboard-configmap.yaml; "
-                                      "sed 's/^/    /' k8s/grafana-dashboard.json; } > tmp && mv tmp "
-                                      "k8s/grafana-dashboard-configmap.yaml";
+  EXPECT_TRUE(embedded == dashboard()) << "k8s/grafana-dashboard-configmap.yaml is out of date: both files are rendered "
+                                      "from helm/wsteer/dashboards/wsteer.json by scripts/render-manifests.sh";
 }
 
 }  // namespace
