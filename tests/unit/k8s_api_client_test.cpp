@@ -180,6 +180,26 @@ TEST(K8sApiClient, UnusableCaIsRefusedAtConstruction) {
   }
 }
 
+TEST(K8sApiClient, AClientCertificateIsLoadedAndAMismatchedKeyRefused) {
+  FakeApiServer server;
+  const auto mine = wsteer::test::make_test_pki({"127.0.0.1"}, {}, "wsteer-agent");
+  auto config = config_for(server);
+  config.client_cert_pem = mine.server_cert_pem;
+  config.client_key_pem = mine.server_key_pem;
+  {
+    ApiClient client(config);  // the test server does not ask for it: it loads and the handshake still works
+    EXPECT_EQ(str(run(client.get(kSlices, 5s)).at("kind")), "EndpointSliceList");
+  }
+  config.client_key_pem = wsteer::test::make_test_pki({"127.0.0.1"}, {}).server_key_pem;
+  try {
+    ApiClient client(config);
+    ADD_FAILURE() << "a key that does not match the certificate was accepted";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.reason(), ApiErrorReason::tls);
+    EXPECT_NE(std::string(e.what()).find("client certificate or key from /test/kubeconfig"), std::string::npos) << e.what();
+  }
+}
+
 TEST(K8sApiClient, StoppedServerIsAConnectError) {
   FakeApiServer server;
   server.stop();
