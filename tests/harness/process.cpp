@@ -27,6 +27,9 @@ Process::Process(const std::string& netns, const std::vector<std::string>& argv,
       ::dup2(log, 2);
     }
     if (::setns(ns_fd, CLONE_NEWNET) != 0) ::_exit(126);
+    // Nothing of the test process leaks into the child: Asio opens sockets without CLOEXEC, and
+    // an inherited listener (the test API server's, say) would outlive its owner's close().
+    ::close_range(3, ~0U, 0);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);

@@ -56,8 +56,14 @@ asio::awaitable<std::string> round_trip(Ws& ws, const std::string& message, bool
 
 void run_in_netns(const std::string& netns, std::chrono::milliseconds limit,
                   const std::function<asio::awaitable<void>()>& task) {
-  NetnsGuard guard(netns);
   asio::io_context io;
+  run_in_netns(io, netns, limit, task);
+}
+
+void run_in_netns(asio::io_context& io, const std::string& netns, std::chrono::milliseconds limit,
+                  const std::function<asio::awaitable<void>()>& task) {
+  NetnsGuard guard(netns);
+  io.restart();
   std::exception_ptr error;
   bool done = false;
   asio::co_spawn(io, task(), [&](std::exception_ptr e) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
@@ -34,6 +35,9 @@ boost::asio::awaitable<std::string> round_trip(Ws& ws, const std::string& messag
 // Runs the coroutine made by `task` on a fresh io_context, on this thread, inside `netns`.
 // Rethrows its exception; throws std::runtime_error if it did not finish within `limit`.
 void run_in_netns(const std::string& netns, std::chrono::milliseconds limit,
+                  const std::function<boost::asio::awaitable<void>()>& task);
+// The same on `io`, which outlives the call: connections made in one call can be used in the next.
+void run_in_netns(boost::asio::io_context& io, const std::string& netns, std::chrono::milliseconds limit,
                   const std::function<boost::asio::awaitable<void>()>& task);
 
 // One HTTP request over a fresh TCP connection from `netns`; returns status and body, or
