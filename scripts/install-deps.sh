@@ -1,21 +1,58 @@
 #!/usr/bin/env bash
 # Installs whatever wsteer needs to build, test, run its demo and its benchmarks that this Debian 12
 # machine lacks. Only Debian's archive is used. Safe to run again: it installs nothing twice.
+#
+# WSTEER_DEPS picks the groups (comma-separated; default "all"):
+#   build       compile wsteer-agent and wsteerctl (the image's build stage uses only this)
+#   runtime     the shared libraries those two binaries load (the image's runtime stage)
+#   test        the test suites, the demo and the tools the privileged tests drive
+#   bench       scripts/bench: the baselines it compares with, aggregation and chart
+#   containers  the image scripts and the image test (scripts/image, tests/image)
+#   lint        vagrant validate and shellcheck on the shell scripts (tests/packaging)
+#   all         every group above
 set -euo pipefail
 
-packages=(
+build=(
   build-essential cmake pkg-config git
   clang libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
-  libssl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libyaml-cpp-dev libcli11-dev libspdlog-dev
-  iproute2 procps util-linux
-  # scripts/bench: the baselines it compares with, the report's aggregation and its chart
-  haproxy nginx jq gnuplot-nox
+  libssl-dev prometheus-cpp-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
 )
+# What `ldd` lists for build/bin/wsteer-agent and wsteerctl, by owning package (dpkg -S); the
+# image build fails when a library is missing from this list.
+runtime=(
+  libbpf1 libelf1 zlib1g libssl3 libstdc++6 libgcc-s1
+  libboost-json1.81.0 libboost-url1.81.0
+  libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libyaml-cpp0.7 libspdlog1.10 libfmt9
+)
+test=(
+  libgtest-dev libgmock-dev libbenchmark-dev
+  iproute2 procps util-linux
+)
+bench=(haproxy nginx jq gnuplot-nox)
+# Podman with Debian's runc (crun refuses this machine's hybrid cgroups); mmdebstrap makes the
+# base image from the archive, as no registry is reachable.
+containers=(podman buildah runc uidmap conmon mmdebstrap iproute2)
+lint=(vagrant shellcheck)
+
+packages=()
+IFS=, read -r -a groups <<<"${WSTEER_DEPS:-all}"
+for g in "${groups[@]}"; do
+  case "$g" in
+    build) packages+=("${build[@]}") ;;
+    runtime) packages+=("${runtime[@]}") ;;
+    test) packages+=("${test[@]}") ;;
+    bench) packages+=("${bench[@]}") ;;
+    containers) packages+=("${containers[@]}") ;;
+    lint) packages+=("${lint[@]}") ;;
+    all) packages+=("${build[@]}" "${runtime[@]}" "${test[@]}" "${bench[@]}" "${containers[@]}" "${lint[@]}") ;;
+    *) echo "install-deps: unknown group '$g' in WSTEER_DEPS (build, runtime, test, bench, containers, lint, all)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
+  [[ " ${missing[*]} " == *" $p "* ]] && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
