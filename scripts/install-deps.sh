@@ -31,9 +31,11 @@ test=(
 )
 bench=(haproxy nginx jq gnuplot-nox)
 # Podman with Debian's runc (crun refuses this machine's hybrid cgroups); mmdebstrap makes the
-# base image from the archive, as no registry is reachable.
-containers=(podman buildah runc uidmap conmon mmdebstrap iproute2)
-lint=(vagrant shellcheck)
+# base image from the archive, as no registry is reachable; python3 runs the image test's
+# WebSocket checker.
+containers=(podman buildah runc uidmap conmon mmdebstrap iproute2 python3)
+# vagrant-libvirt lets `vagrant validate` check the Vagrantfile's libvirt provider block.
+lint=(vagrant vagrant-libvirt shellcheck)
 
 packages=()
 IFS=, read -r -a groups <<<"${WSTEER_DEPS:-all}"
