@@ -20,7 +20,22 @@ RUN cmake -S /src -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
  && strip --strip-unneeded -o /out/wsteerctl /build/bin/wsteerctl \
  && install -D -m 0644 /src/agent/cli/wsteerctl.bash-completion /out/wsteerctl.bash-completion
 
-FROM ${BASE}
+# The lab's echo backend and client burst (vagrant/, `--target demo`): not part of the agent image.
+FROM build AS build-demo
+ARG JOBS=2
+RUN cmake --build /build -j"${JOBS}" --target wsteer-demo \
+ && strip --strip-unneeded -o /out/wsteer-demo /build/bin/wsteer-demo
+
+FROM ${BASE} AS demo
+COPY scripts/install-deps.sh /tmp/install-deps.sh
+RUN WSTEER_DEPS=runtime /tmp/install-deps.sh \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log /tmp/install-deps.sh
+COPY --from=build-demo /out/wsteer-demo /usr/local/bin/
+USER 65534:65534
+ENTRYPOINT ["/usr/local/bin/wsteer-demo"]
+
+# The agent image (the default target).
+FROM ${BASE} AS agent
 # Only the shared libraries the binaries load (WSTEER_DEPS=runtime); the check below fails the
 # build when that list misses one.
 COPY scripts/install-deps.sh /tmp/install-deps.sh

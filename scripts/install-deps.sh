@@ -23,7 +23,7 @@ build=(
 runtime=(
   libbpf1 libelf1 zlib1g libssl3 libstdc++6 libgcc-s1
   libboost-json1.81.0 libboost-url1.81.0
-  libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libyaml-cpp0.7 libspdlog1.10 libfmt9
+  libprometheus-cpp-core1.0 libyaml-cpp0.7 libspdlog1.10 libfmt9
 )
 test=(
   libgtest-dev libgmock-dev libbenchmark-dev

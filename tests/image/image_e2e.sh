@@ -18,7 +18,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../../scripts/image/common.sh"
 BIN_DIR="${1:-$WSTEER_ROOT/build/bin}"
 # The measured minimal set (docs/container.md); override to try another.
-CAPS="${WSTEER_IMAGE_CAPS:-BPF,NET_ADMIN}"
+CAPS="${WSTEER_IMAGE_CAPS:-BPF,NET_ADMIN,PERFMON}"
 
 skip() {
   if [[ "${WSTEER_REQUIRE_PRIVILEGED:-0}" == 1 ]]; then
