@@ -10,6 +10,7 @@
 #   containers  the image scripts and the image test (scripts/image, tests/image)
 #   lint        vagrant validate and shellcheck on the shell scripts (tests/packaging)
 #   all         every group above
+# WSTEER_DEPS_LIST=1 prints the selected packages instead. Steps outside apt check `want GROUP`.
 set -euo pipefail
 
 build=(
@@ -37,20 +38,28 @@ containers=(podman buildah runc uidmap conmon mmdebstrap iproute2 python3)
 # vagrant-libvirt lets `vagrant validate` check the Vagrantfile's libvirt provider block.
 lint=(vagrant vagrant-libvirt shellcheck)
 
-packages=()
-IFS=, read -r -a groups <<<"${WSTEER_DEPS:-all}"
-for g in "${groups[@]}"; do
-  case "$g" in
-    build) packages+=("${build[@]}") ;;
-    runtime) packages+=("${runtime[@]}") ;;
-    test) packages+=("${test[@]}") ;;
-    bench) packages+=("${bench[@]}") ;;
-    containers) packages+=("${containers[@]}") ;;
-    lint) packages+=("${lint[@]}") ;;
-    all) packages+=("${build[@]}" "${runtime[@]}" "${test[@]}" "${bench[@]}" "${containers[@]}" "${lint[@]}") ;;
-    *) echo "install-deps: unknown group '$g' in WSTEER_DEPS (build, runtime, test, bench, containers, lint, all)" >&2; exit 2 ;;
-  esac
+groups="${WSTEER_DEPS:-all}"
+known=",build,runtime,test,bench,containers,lint,all,"
+IFS=, read -r -a asked <<<"$groups"
+for g in "${asked[@]}"; do
+  [[ $known == *",$g,"* ]] ||
+    { echo "install-deps: unknown group '$g' in WSTEER_DEPS (${known:1:-1})" >&2; exit 2; }
 done
+# want GROUP: was GROUP asked for (or all)? Steps outside apt can be gated the same way.
+want() { [[ ",$groups," == *",$1,"* || ",$groups," == *",all,"* ]]; }
+
+packages=()
+want build && packages+=("${build[@]}")
+want runtime && packages+=("${runtime[@]}")
+want test && packages+=("${test[@]}")
+want bench && packages+=("${bench[@]}")
+want containers && packages+=("${containers[@]}")
+want lint && packages+=("${lint[@]}")
+# WSTEER_DEPS_LIST=1: print the selected packages instead of installing them.
+if [[ "${WSTEER_DEPS_LIST:-0}" == 1 ]]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
 
 missing=()
 for p in "${packages[@]}"; do
