@@ -8,7 +8,7 @@
 #   test        the test suites, the demo and the tools the privileged tests drive
 #   bench       scripts/bench: the baselines it compares with, aggregation and chart
 #   containers  the image scripts and the image test (scripts/image, tests/image)
-#   lint        vagrant validate and shellcheck on the shell scripts (tests/packaging)
+#   lint        vagrant validate and shellcheck on the shell scripts (tests/image/lint.sh)
 #   all         every group above
 # WSTEER_DEPS_LIST=1 prints the selected packages instead. Steps outside apt check `want GROUP`.
 set -euo pipefail
