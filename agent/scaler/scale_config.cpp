@@ -123,6 +123,12 @@ std::string ScaleTarget::scale_path(const std::string& ns) const {
          "/scale";
 }
 
+std::string ScaleTarget::lease_name(const std::string& ns) const {
+  auto n = std::string("wsteer-scaler.") + (kind == TargetKind::deployment ? "deployment." : "statefulset.") + ns + "." + name;
+  if (n.size() > 253) throw std::invalid_argument("scaling target " + ns + "/" + name + ": name too long for its Lease (" + n + ")");
+  return n;
+}
+
 std::chrono::seconds parse_seconds(const std::string& text) {
   if (const auto plain = whole_number(text)) {
     if (*plain < 0) throw std::invalid_argument("'" + text + "' is negative");

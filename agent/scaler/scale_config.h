@@ -30,6 +30,10 @@ struct ScaleTarget {
   const char* kind_name() const;
   // "/apis/apps/v1/namespaces/NS/deployments/NAME/scale": the subresource to get and patch.
   std::string scale_path(const std::string& ns) const;
+  // The election Lease's name for this target in namespace `ns`, the same on every agent:
+  // "wsteer-scaler.deployment.NS.NAME" (namespaces hold no dots, so two targets never share one).
+  // Throws std::invalid_argument when it would exceed 253 characters.
+  std::string lease_name(const std::string& ns) const;
 };
 
 struct ScaleConfig {

@@ -156,5 +156,15 @@ TEST(ScaleConfig, BadValuesSayWhatIsExpected) {
   }
 }
 
+TEST(ScaleConfig, LeaseNamesAreDistinctPerTarget) {
+  ScaleTarget chat{TargetKind::deployment, "b-c"};
+  ScaleTarget other{TargetKind::deployment, "c"};
+  EXPECT_EQ(chat.lease_name("a"), "wsteer-scaler.deployment.a.b-c");
+  // "a" + "b-c" and "a-b" + "c" must not collide, nor a Deployment and a StatefulSet.
+  EXPECT_NE(chat.lease_name("a"), other.lease_name("a-b"));
+  EXPECT_NE(chat.lease_name("a"), (ScaleTarget{TargetKind::statefulset, "b-c"}.lease_name("a")));
+  EXPECT_THROW((ScaleTarget{TargetKind::deployment, std::string(240, 'x')}.lease_name("ns")), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace wsteer::scaler
