@@ -75,7 +75,7 @@ Decision ScalingPolicy::decide(const DecisionInput& in) {
     auto& slot = newest[r.agent];
     if (!slot || r.received > slot->received) slot = &r;
   }
-  std::vector<std::string> missing, stale;
+  std::vector<std::string> missing, stale, stale_text;
   std::uint64_t total = 0;
   for (const auto& agent : std::set<std::string>(in.expected_agents.begin(), in.expected_agents.end())) {
     const auto it = newest.find(agent);
@@ -84,7 +84,8 @@ Decision ScalingPolicy::decide(const DecisionInput& in) {
       continue;
     }
     if (in.now - it->second->received > config_.report_stale_after) {
-      stale.push_back(agent + " (" + std::to_string(seconds_of(in.now - it->second->received)) + "s old)");
+      stale.push_back(agent);
+      stale_text.push_back(agent + " (" + std::to_string(seconds_of(in.now - it->second->received)) + "s old)");
       continue;
     }
     for (const auto& [backend, active] : it->second->active) total += active;
@@ -93,7 +94,7 @@ Decision ScalingPolicy::decide(const DecisionInput& in) {
     d.agents = missing.empty() ? stale : missing;
     std::string text = "holding " + std::to_string(d.current) + " replicas:";
     if (!missing.empty()) text += " no report from " + join(missing) + ";";
-    if (!stale.empty()) text += " stale report from " + join(stale) + ";";
+    if (!stale.empty()) text += " stale report from " + join(stale_text) + ";";
     text.pop_back();
     return hold(missing.empty() ? Reason::stale_agent : Reason::missing_agent, std::move(text));
   }

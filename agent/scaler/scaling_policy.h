@@ -73,7 +73,7 @@ struct Decision {
   int desired = 0;
   Reason reason = Reason::within_tolerance;
   std::string text;                  // one log line saying why
-  std::vector<std::string> agents;   // for missing_agent / stale_agent: which ones
+  std::vector<std::string> agents;   // for missing_agent / stale_agent: which ones (names only)
   std::uint64_t total_connections = 0;
   int recommendation = 0;            // clamped ceil(total / target) before step and window
   bool changes() const { return desired != current; }
