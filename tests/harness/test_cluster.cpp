@@ -59,6 +59,9 @@ class FakeCluster final : public TestCluster {
   void delete_endpoint_slice(const std::string& ns, const std::string& name) override {
     server_->delete_endpoint_slice(ns, name);
   }
+  void apply_server_dry_run(const std::filesystem::path&) override {
+    throw std::logic_error("the test API server does not run admission: use a real kube-apiserver");
+  }
   void stop() override { server_->stop(); }
   void restart() override { server_->restart(); }
   FakeApiServer* fake() override { return server_.get(); }
@@ -102,6 +105,9 @@ class RealCluster final : public TestCluster {
   }
   void delete_endpoint_slice(const std::string& ns, const std::string& name) override {
     kubectl({"delete", "endpointslice", name, "-n", ns});
+  }
+  void apply_server_dry_run(const std::filesystem::path& manifests) override {
+    kubectl({"apply", "--dry-run=server", "-f", manifests.string()});
   }
   void stop() override { script("stop-apiserver"); }
   void restart() override { script("start-apiserver"); }

@@ -26,6 +26,9 @@ class TestCluster {
   virtual void delete_endpoint_slice(const std::string& ns, const std::string& name) = 0;
   virtual void stop() = 0;     // connections refused, the data kept
   virtual void restart() = 0;  // serving again at the same URL
+  // `kubectl apply --dry-run=server -f FILE` as the cluster admin (a real server only: it runs
+  // admission and the real schemas); throws std::runtime_error with kubectl's message.
+  virtual void apply_server_dry_run(const std::filesystem::path& manifests) = 0;
   // The test API server, for the faults only it can inject (compaction, dropped streams,
   // 503s, token rotation); null for a real one.
   virtual FakeApiServer* fake() { return nullptr; }

@@ -5,6 +5,7 @@
 // (410 Gone), the token rotates. Every message is checked byte for byte, and flows to pods that
 // terminate or leave stay up.
 #include "harness/agent_under_test.h"
+#include "harness/command.h"
 #include "harness/fake_apiserver.h"
 #include "harness/test_cluster.h"
 #include "harness/netns.h"
@@ -465,6 +466,22 @@ TEST_P(KubernetesE2E, ThousandEndpointsInTenSlicesReachTheMaglevTableQuickly) {
             << millis[2] << " ms, max " << millis.back() << " ms (includes the metrics poll); the last table build took "
             << 1000 * sample_sum(metrics(), "wsteer_maglev_last_rebuild_duration_seconds") << " ms\n";
   EXPECT_LT(millis[2], 2000) << "a slice change should reach the table in well under two seconds";
+}
+
+// The chart's objects, rendered with the packaging tests' values files (those whose kinds a bare
+// API server knows: no ServiceMonitor CRD here), pass the real server's validation and admission.
+TEST_P(KubernetesE2E, TheChartsObjectsPassAServerSideDryRun) {
+  if (GetParam() != "real") GTEST_SKIP() << "needs a real kube-apiserver (admission, built-in schemas)";
+  start_api_server();
+  const std::filesystem::path source = WSTEER_SOURCE_DIR;
+  for (const char* values : {"defaults.yaml", "two-services.yaml"}) {
+    const auto out = dir_.path() / (std::string("rendered-") + values);
+    const auto r = run_command({(source / ".tools/bin/helm").string(), "template", "wsteer", (source / "helm/wsteer").string(),
+                                "--namespace", kNamespace, "-f", (source / "tests/packaging/values" / values).string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::ofstream(out) << r.out;
+    EXPECT_NO_THROW(api_->apply_server_dry_run(out)) << values;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(ApiServers, KubernetesE2E, ::testing::Values("test", "real"),
