@@ -187,8 +187,8 @@ asio::awaitable<void> EndpointSliceSource::Impl::list() {
     listed_once = true;
     succeeded();
     log_problems();
+    synced.store(true);  // before on_change, so that it already reads true there
     delivered_if_changed();
-    synced.store(true);
     observer->synced();
     co_return;
   }

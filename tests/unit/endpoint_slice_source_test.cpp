@@ -176,7 +176,11 @@ class Recorder : public EndpointSliceObserver {
 
 class EndpointSliceSourceTest : public testing::Test {
  protected:
-  explicit EndpointSliceSourceTest(test::FakeApiServerOptions options = {}) : server_(std::move(options)) {}
+  explicit EndpointSliceSourceTest(test::FakeApiServerOptions options = {}) : server_(std::move(options)) {
+    // A fresh fake store is at resourceVersion 0, which a watch reads as "any version" (the
+    // current state as synthetic ADDED events, no history). A real cluster is never at 0.
+    server_.put_endpoint_slice(slice("unrelated", 900, 1, "other"));
+  }
 
   std::shared_ptr<k8s::ApiClient> client() {
     k8s::ClusterConfig config;
@@ -233,7 +237,7 @@ TEST_F(EndpointSliceSourceTest, FirstListFollowsContinuePagesAndHasEverySlice) {
   ASSERT_TRUE(recorder_.wait_for_names(pods(0, 10)));
   EXPECT_EQ(recorder_.deliveries(), 1u);  // one list, one delivery, however many pages
   EXPECT_EQ(server_.list_requests(), 3u);
-  const auto& e = recorder_.lists().back().front();
+  const auto e = recorder_.lists().back().front();
   EXPECT_EQ(e, (Endpoint{"pod-0", boost::asio::ip::make_address("10.1.0.1"), 8080, 1, false, 0}));
 }
 
@@ -450,7 +454,8 @@ TEST_F(EndpointSliceSourceTest, ThousandEndpointsInTenSlicesArriveQuickly) {
   std::printf("one endpoint of 1000 starts draining: put_endpoint_slice to on_change: %.1f ms\n", one.count() / 1000.0);
   EXPECT_LT(one, 2s);
   std::size_t draining = 0;
-  for (const auto& e : recorder_.lists().back()) draining += e.draining;
+  const auto last = recorder_.lists().back();
+  for (const auto& e : last) draining += e.draining;
   EXPECT_EQ(draining, 1u);
 }
 
