@@ -172,7 +172,8 @@ asio::awaitable<void> EndpointSliceSource::Impl::list() {
       // The continue token outlived the server's history: the pages so far are of a snapshot we
       // can no longer finish, so start over.
       if (e.reason() == ApiErrorReason::gone && !continue_token.empty() && restart < kMaxListRestarts) {
-        spdlog::info("{}: list continuation expired ({}); listing again from the start", what, e.what());
+        // Debug: under heavy churn this can repeat; the outcome (listed, or an error) is logged.
+        spdlog::debug("{}: list continuation expired ({}); listing again from the start", what, e.what());
         continue;
       }
       throw;

@@ -8,8 +8,11 @@
 
 #include <boost/json/array.hpp>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -392,6 +395,76 @@ TEST_F(EndpointSliceSourceTest, UnauthorizedIsCountedAndRetriedUntilTheTokenWork
   server_.set_tokens({"test-token"});
   ASSERT_TRUE(recorder_.wait_for_names(pods(0, 2)));
   EXPECT_TRUE(source_->synced());
+}
+
+// Operators read these lines: one per failure reason (not one per retry), "still failing" when
+// the reason changes, "recovered" once it works again.
+TEST_F(EndpointSliceSourceTest, LogsOneLinePerFailureReasonThenRecovered) {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
+  struct Restore {
+    std::shared_ptr<spdlog::logger> logger;
+    ~Restore() { spdlog::set_default_logger(logger); }
+  } restore{previous};
+
+  server_.set_tokens({"someone-else"});
+  server_.put_endpoint_slice(slice("echo-a", 0, 1));
+  start();
+  ASSERT_TRUE(recorder_.wait([&] { return recorder_.errors_unlocked(k8s::ApiErrorReason::unauthorized) >= 3; }));
+  server_.stop();
+  ASSERT_TRUE(recorder_.wait([&] { return recorder_.errors_unlocked(k8s::ApiErrorReason::connect) >= 3; }));
+  server_.set_tokens({"test-token"});
+  server_.restart();
+  ASSERT_TRUE(recorder_.wait_for_names(pods(0, 1)));
+  source_->stop();
+
+  std::vector<std::string> lines;
+  for (const auto& line : sink->last_formatted())
+    if (line.find("EndpointSlices of default/echo") != std::string::npos) lines.push_back(line);
+  std::string all;
+  for (const auto& line : lines) all += line;
+  ASSERT_EQ(lines.size(), 4u) << all;
+  EXPECT_NE(lines[0].find("(unauthorized); retrying with backoff, no list yet"), std::string::npos) << lines[0];
+  EXPECT_EQ(lines[0].find("still failing"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("still failing: "), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find("(connect)"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("listed 1 slice(s), 1 endpoint(s)"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[3].find("recovered after"), std::string::npos) << lines[3];
+}
+
+// A continue token from before a compaction gets 410: the list starts again from the first page
+// and still ends with every slice (the API server compacts every few minutes; a big Service's
+// list can span a compaction).
+TEST_F(EndpointSliceSourceTest, ListContinueExpiredByCompactionStartsTheListAgain) {
+  for (int s = 0; s < 30; ++s) server_.put_endpoint_slice(slice("echo-" + std::to_string(s), s, 1));
+  std::atomic<bool> churn{true};
+  std::thread compactor([&] {
+    // Writes (to another Service) and compactions while the pages are read.
+    for (int i = 0; churn && i < 300; ++i) {
+      server_.put_endpoint_slice(slice("unrelated", 900, 1 + i % 2, "other"));
+      server_.compact();
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  auto o = options();
+  o.page_size = 1;
+  start(o);
+  const bool listed = recorder_.wait_for_names(pods(0, 30));
+  churn = false;
+  compactor.join();
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(recorder_.deliveries(), 1u);
+  // Before the first watch: a page with a continue token, and later a first page again.
+  bool saw_continue = false, restarted = false;
+  for (const auto& r : server_.requests()) {
+    if (r.find("watch=true") != std::string::npos) break;
+    if (r.find("endpointslices") == std::string::npos) continue;
+    if (r.find("continue=") != std::string::npos) saw_continue = true;
+    else if (saw_continue) restarted = true;
+  }
+  EXPECT_TRUE(restarted);
+  EXPECT_EQ(source_->synced(), true);
 }
 
 TEST_F(EndpointSliceSourceTest, StopEndsPromptlyDuringABlockedWatchAndNothingIsDeliveredAfter) {
