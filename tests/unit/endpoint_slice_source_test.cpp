@@ -6,6 +6,8 @@
 #include "k8s/api_client.h"
 #include "k8s/api_error.h"
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/json/array.hpp>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
@@ -175,6 +177,25 @@ class Recorder : public EndpointSliceObserver {
   std::map<k8s::ApiErrorReason, std::size_t> errors_;
   std::size_t relists_ = 0, syncs_ = 0, after_stop_ = 0;
   bool stopped_ = false;
+};
+
+// The source's log lines while it lives (spdlog's default logger, restored afterwards).
+class LogCapture {
+ public:
+  LogCapture() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)), previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink_));
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  std::vector<std::string> lines() const {
+    std::vector<std::string> out;
+    for (const auto& line : sink_->last_formatted())
+      if (line.find("EndpointSlices of default/echo") != std::string::npos) out.push_back(line);
+    return out;
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+  std::shared_ptr<spdlog::logger> previous_;
 };
 
 class EndpointSliceSourceTest : public testing::Test {
@@ -400,13 +421,7 @@ TEST_F(EndpointSliceSourceTest, UnauthorizedIsCountedAndRetriedUntilTheTokenWork
 // Operators read these lines: one per failure reason (not one per retry), "still failing" when
 // the reason changes, "recovered" once it works again.
 TEST_F(EndpointSliceSourceTest, LogsOneLinePerFailureReasonThenRecovered) {
-  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000);
-  auto previous = spdlog::default_logger();
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
-  struct Restore {
-    std::shared_ptr<spdlog::logger> logger;
-    ~Restore() { spdlog::set_default_logger(logger); }
-  } restore{previous};
+  LogCapture logs;
 
   server_.set_tokens({"someone-else"});
   server_.put_endpoint_slice(slice("echo-a", 0, 1));
@@ -419,9 +434,7 @@ TEST_F(EndpointSliceSourceTest, LogsOneLinePerFailureReasonThenRecovered) {
   ASSERT_TRUE(recorder_.wait_for_names(pods(0, 1)));
   source_->stop();
 
-  std::vector<std::string> lines;
-  for (const auto& line : sink->last_formatted())
-    if (line.find("EndpointSlices of default/echo") != std::string::npos) lines.push_back(line);
+  const auto lines = logs.lines();
   std::string all;
   for (const auto& line : lines) all += line;
   ASSERT_EQ(lines.size(), 4u) << all;
@@ -431,6 +444,31 @@ TEST_F(EndpointSliceSourceTest, LogsOneLinePerFailureReasonThenRecovered) {
   EXPECT_NE(lines[1].find("(connect)"), std::string::npos) << lines[1];
   EXPECT_NE(lines[2].find("listed 1 slice(s), 1 endpoint(s)"), std::string::npos) << lines[2];
   EXPECT_NE(lines[3].find("recovered after"), std::string::npos) << lines[3];
+}
+
+// A slice the agent cannot use (its port is missing) is said once in the log, not dropped
+// silently, and the slices that are fine still count.
+TEST_F(EndpointSliceSourceTest, UnusableSlicesAreLoggedWhenTheProblemsChange) {
+  LogCapture logs;
+  server_.put_endpoint_slice(slice("echo-a", 0, 2));
+  auto wrong_port = slice("echo-b", 5, 1);
+  wrong_port["ports"] = json::array{json::object{{"name", "grpc"}, {"port", 9000}, {"protocol", "TCP"}}};
+  server_.put_endpoint_slice(wrong_port);
+  start();
+  ASSERT_TRUE(recorder_.wait_for_names(pods(0, 2)));
+  server_.put_endpoint_slice(slice("echo-a", 0, 3));  // same problem: not logged again
+  ASSERT_TRUE(recorder_.wait_for_names(pods(0, 3)));
+  server_.put_endpoint_slice(slice("echo-b", 5, 1));  // fixed
+  ASSERT_TRUE(recorder_.wait_for_names({"pod-0", "pod-1", "pod-2", "pod-5"}));
+  source_->stop();
+
+  std::size_t problem_lines = 0, fixed_lines = 0;
+  for (const auto& line : logs.lines()) {
+    if (line.find("EndpointSlice echo-b: no TCP port named \"web\" (has: grpc 9000)") != std::string::npos) ++problem_lines;
+    if (line.find("every slice is usable again") != std::string::npos) ++fixed_lines;
+  }
+  EXPECT_EQ(problem_lines, 1u);
+  EXPECT_EQ(fixed_lines, 1u);
 }
 
 // A continue token from before a compaction gets 410: the list starts again from the first page
@@ -489,6 +527,31 @@ TEST_F(EndpointSliceSourceTest, StopEndsPromptlyDuringABlockedWatchAndNothingIsD
   const auto closed_by = clock_type::now() + 3s;
   while (server_.open_watches() != 0 && clock_type::now() < closed_by) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(server_.open_watches(), 0u);
+}
+
+TEST_F(EndpointSliceSourceTest, StopEndsPromptlyDuringABlockedList) {
+  // A server that accepts TCP connections and never answers: the TLS handshake of the list
+  // hangs until request_timeout (a minute here).
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor silent(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  k8s::ClusterConfig config;
+  config.server = "https://127.0.0.1:" + std::to_string(silent.local_endpoint().port());
+  config.host = "127.0.0.1";
+  config.port = std::to_string(silent.local_endpoint().port());
+  config.ca_pem = server_.ca_pem();
+  config.token = "test-token";
+  auto o = options();
+  o.request_timeout = 60s;
+  source_ = std::make_unique<EndpointSliceSource>(std::make_shared<k8s::ApiClient>(config), o,
+                                                  [this](const EndpointList& l) { recorder_.deliver(l); }, &recorder_);
+  source_->start();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(recorder_.deliveries(), 0u);
+  const auto t0 = clock_type::now();
+  source_->stop();
+  const auto took = clock_type::now() - t0;
+  EXPECT_LT(took, 1s) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+  EXPECT_EQ(recorder_.errors(k8s::ApiErrorReason::timeout), 0u);  // it was still waiting, not failing
 }
 
 TEST_F(EndpointSliceSourceTest, StopWhileBackingOffIsPromptToo) {
