@@ -488,7 +488,7 @@ TEST_F(EndpointSliceSourceTest, ListContinueExpiredByCompactionStartsTheListAgai
   auto o = options();
   o.page_size = 1;
   start(o);
-  const bool listed = recorder_.wait_for_names(pods(0, 30));
+  const bool listed = recorder_.wait_for_names(pods(0, 30), 30s);  // 30 TLS requests a try: slow under valgrind
   churn = false;
   compactor.join();
   ASSERT_TRUE(listed);
