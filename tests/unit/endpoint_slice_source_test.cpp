@@ -283,6 +283,27 @@ TEST_F(EndpointSliceSourceTest, AddScaleAndDeleteAreDeliveredInOrder) {
   EXPECT_EQ(server_.list_requests(), 1u);
 }
 
+// A change landing between the list and the watch request (here: made from the first
+// on_change, which runs before the watch starts) arrives with the watch's replay at once, not
+// when the watch is next renewed.
+TEST_F(EndpointSliceSourceTest, ChangeBetweenListAndWatchArrivesAtOnce) {
+  auto o = options();
+  o.watch_timeout = 30s;
+  source_ = std::make_unique<EndpointSliceSource>(
+      client(), o,
+      [this](const EndpointList& l) {
+        if (recorder_.deliveries() == 0) server_.put_endpoint_slice(slice("echo-a", 0, 2));
+        recorder_.deliver(l);
+      },
+      &recorder_);
+  const auto t0 = clock_type::now();
+  source_->start();
+  ASSERT_TRUE(recorder_.wait_for_names(pods(0, 2), 10s));
+  EXPECT_LT(recorder_.last_time() - t0, 2s);
+  EXPECT_EQ(recorder_.deliveries(), 2u);
+  EXPECT_EQ(server_.list_requests(), 1u);
+}
+
 TEST_F(EndpointSliceSourceTest, ExpiredWatchIsRenewedFromTheLastVersionWithoutRelisting) {
   start();  // watch_timeout 1 s: the server ends each watch after about a second
   ASSERT_TRUE(recorder_.wait([&] { return recorder_.deliveries_unlocked() == 1; }));
@@ -342,6 +363,7 @@ TEST_F(EndpointSliceSourceTest, DroppedStreamsMidEventLoseNoEventAndApplyNoneTwi
   for (std::size_t i = 0; i < lists.size(); ++i) EXPECT_EQ(lists[i], pods(0, static_cast<int>(i))) << i;
   EXPECT_EQ(server_.list_requests(), 1u);  // resumed from the last version, never relisted
   EXPECT_GE(server_.watch_requests(), 2u);
+  EXPECT_GE(recorder_.errors(k8s::ApiErrorReason::connect), 1u);  // the drops were seen as such
 }
 
 TEST_F(EndpointSliceSourceTest, WhileTheServerIsDownTheLastListStaysThenItConverges) {
@@ -567,7 +589,9 @@ TEST_F(EndpointSliceSourceTest, StopWhileBackingOffIsPromptToo) {
 }
 
 TEST_F(EndpointSliceSourceTest, ThousandEndpointsInTenSlicesArriveQuickly) {
-  start();
+  auto o = options();
+  o.watch_timeout = 5s;
+  start(o);
   ASSERT_TRUE(recorder_.wait([&] { return recorder_.deliveries_unlocked() == 1; }));
   const auto t0 = clock_type::now();
   for (int s = 0; s < 10; ++s) server_.put_endpoint_slice(slice("echo-" + std::to_string(s), s * 100, 100));
