@@ -172,7 +172,8 @@ asio::awaitable<void> EndpointSliceSource::Impl::list() {
       // The continue token outlived the server's history: the pages so far are of a snapshot we
       // can no longer finish, so start over.
       if (e.reason() == ApiErrorReason::gone && !continue_token.empty() && restart < kMaxListRestarts) {
-        spdlog::info("{}: list continuation expired ({}); listing again from the start", what, e.what());
+        // Debug: under heavy churn this can repeat; the outcome (listed, or an error) is logged.
+        spdlog::debug("{}: list continuation expired ({}); listing again from the start", what, e.what());
         continue;
       }
       throw;
@@ -187,8 +188,8 @@ asio::awaitable<void> EndpointSliceSource::Impl::list() {
     listed_once = true;
     succeeded();
     log_problems();
+    synced.store(true);  // before on_change, so that it already reads true there
     delivered_if_changed();
-    synced.store(true);
     observer->synced();
     co_return;
   }

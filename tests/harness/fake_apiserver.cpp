@@ -202,6 +202,10 @@ struct FakeApiServer::Impl {
     res.chunked(true);
     res.keep_alive(keep_alive);
     auto w = std::make_shared<Watch>(io);
+    // Events after the requested resourceVersion that happened before this watch was registered
+    // (e.g. between a client's list and its watch) are replayed at once, as the real server
+    // does, not on the next write or at timeoutSeconds.
+    w->pending = true;
     watches.insert(w);
     ++open_watches;
     http::response_serializer<http::empty_body> sr{res};

@@ -6,10 +6,15 @@
 #include "k8s/api_client.h"
 #include "k8s/api_error.h"
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/json/array.hpp>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -174,9 +179,32 @@ class Recorder : public EndpointSliceObserver {
   bool stopped_ = false;
 };
 
+// The source's log lines while it lives (spdlog's default logger, restored afterwards).
+class LogCapture {
+ public:
+  LogCapture() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)), previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink_));
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  std::vector<std::string> lines() const {
+    std::vector<std::string> out;
+    for (const auto& line : sink_->last_formatted())
+      if (line.find("EndpointSlices of default/echo") != std::string::npos) out.push_back(line);
+    return out;
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
 class EndpointSliceSourceTest : public testing::Test {
  protected:
-  explicit EndpointSliceSourceTest(test::FakeApiServerOptions options = {}) : server_(std::move(options)) {}
+  explicit EndpointSliceSourceTest(test::FakeApiServerOptions options = {}) : server_(std::move(options)) {
+    // A fresh fake store is at resourceVersion 0, which a watch reads as "any version" (the
+    // current state as synthetic ADDED events, no history). A real cluster is never at 0.
+    server_.put_endpoint_slice(slice("unrelated", 900, 1, "other"));
+  }
 
   std::shared_ptr<k8s::ApiClient> client() {
     k8s::ClusterConfig config;
@@ -233,7 +261,7 @@ TEST_F(EndpointSliceSourceTest, FirstListFollowsContinuePagesAndHasEverySlice) {
   ASSERT_TRUE(recorder_.wait_for_names(pods(0, 10)));
   EXPECT_EQ(recorder_.deliveries(), 1u);  // one list, one delivery, however many pages
   EXPECT_EQ(server_.list_requests(), 3u);
-  const auto& e = recorder_.lists().back().front();
+  const auto e = recorder_.lists().back().front();
   EXPECT_EQ(e, (Endpoint{"pod-0", boost::asio::ip::make_address("10.1.0.1"), 8080, 1, false, 0}));
 }
 
@@ -252,6 +280,27 @@ TEST_F(EndpointSliceSourceTest, AddScaleAndDeleteAreDeliveredInOrder) {
   EXPECT_EQ(recorder_.events("ADDED"), 2u);
   EXPECT_EQ(recorder_.events("MODIFIED"), 2u);
   EXPECT_EQ(recorder_.events("DELETED"), 1u);
+  EXPECT_EQ(server_.list_requests(), 1u);
+}
+
+// A change landing between the list and the watch request (here: made from the first
+// on_change, which runs before the watch starts) arrives with the watch's replay at once, not
+// when the watch is next renewed.
+TEST_F(EndpointSliceSourceTest, ChangeBetweenListAndWatchArrivesAtOnce) {
+  auto o = options();
+  o.watch_timeout = 30s;
+  source_ = std::make_unique<EndpointSliceSource>(
+      client(), o,
+      [this](const EndpointList& l) {
+        if (recorder_.deliveries() == 0) server_.put_endpoint_slice(slice("echo-a", 0, 2));
+        recorder_.deliver(l);
+      },
+      &recorder_);
+  const auto t0 = clock_type::now();
+  source_->start();
+  ASSERT_TRUE(recorder_.wait_for_names(pods(0, 2), 10s));
+  EXPECT_LT(recorder_.last_time() - t0, 2s);
+  EXPECT_EQ(recorder_.deliveries(), 2u);
   EXPECT_EQ(server_.list_requests(), 1u);
 }
 
@@ -314,6 +363,7 @@ TEST_F(EndpointSliceSourceTest, DroppedStreamsMidEventLoseNoEventAndApplyNoneTwi
   for (std::size_t i = 0; i < lists.size(); ++i) EXPECT_EQ(lists[i], pods(0, static_cast<int>(i))) << i;
   EXPECT_EQ(server_.list_requests(), 1u);  // resumed from the last version, never relisted
   EXPECT_GE(server_.watch_requests(), 2u);
+  EXPECT_GE(recorder_.errors(k8s::ApiErrorReason::connect), 1u);  // the drops were seen as such
 }
 
 TEST_F(EndpointSliceSourceTest, WhileTheServerIsDownTheLastListStaysThenItConverges) {
@@ -390,6 +440,93 @@ TEST_F(EndpointSliceSourceTest, UnauthorizedIsCountedAndRetriedUntilTheTokenWork
   EXPECT_TRUE(source_->synced());
 }
 
+// Operators read these lines: one per failure reason (not one per retry), "still failing" when
+// the reason changes, "recovered" once it works again.
+TEST_F(EndpointSliceSourceTest, LogsOneLinePerFailureReasonThenRecovered) {
+  LogCapture logs;
+
+  server_.set_tokens({"someone-else"});
+  server_.put_endpoint_slice(slice("echo-a", 0, 1));
+  start();
+  ASSERT_TRUE(recorder_.wait([&] { return recorder_.errors_unlocked(k8s::ApiErrorReason::unauthorized) >= 3; }));
+  server_.stop();
+  ASSERT_TRUE(recorder_.wait([&] { return recorder_.errors_unlocked(k8s::ApiErrorReason::connect) >= 3; }));
+  server_.set_tokens({"test-token"});
+  server_.restart();
+  ASSERT_TRUE(recorder_.wait_for_names(pods(0, 1)));
+  source_->stop();
+
+  const auto lines = logs.lines();
+  std::string all;
+  for (const auto& line : lines) all += line;
+  ASSERT_EQ(lines.size(), 4u) << all;
+  EXPECT_NE(lines[0].find("(unauthorized); retrying with backoff, no list yet"), std::string::npos) << lines[0];
+  EXPECT_EQ(lines[0].find("still failing"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("still failing: "), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find("(connect)"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("listed 1 slice(s), 1 endpoint(s)"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[3].find("recovered after"), std::string::npos) << lines[3];
+}
+
+// A slice the agent cannot use (its port is missing) is said once in the log, not dropped
+// silently, and the slices that are fine still count.
+TEST_F(EndpointSliceSourceTest, UnusableSlicesAreLoggedWhenTheProblemsChange) {
+  LogCapture logs;
+  server_.put_endpoint_slice(slice("echo-a", 0, 2));
+  auto wrong_port = slice("echo-b", 5, 1);
+  wrong_port["ports"] = json::array{json::object{{"name", "grpc"}, {"port", 9000}, {"protocol", "TCP"}}};
+  server_.put_endpoint_slice(wrong_port);
+  start();
+  ASSERT_TRUE(recorder_.wait_for_names(pods(0, 2)));
+  server_.put_endpoint_slice(slice("echo-a", 0, 3));  // same problem: not logged again
+  ASSERT_TRUE(recorder_.wait_for_names(pods(0, 3)));
+  server_.put_endpoint_slice(slice("echo-b", 5, 1));  // fixed
+  ASSERT_TRUE(recorder_.wait_for_names({"pod-0", "pod-1", "pod-2", "pod-5"}));
+  source_->stop();
+
+  std::size_t problem_lines = 0, fixed_lines = 0;
+  for (const auto& line : logs.lines()) {
+    if (line.find("EndpointSlice echo-b: no TCP port named \"web\" (has: grpc 9000)") != std::string::npos) ++problem_lines;
+    if (line.find("every slice is usable again") != std::string::npos) ++fixed_lines;
+  }
+  EXPECT_EQ(problem_lines, 1u);
+  EXPECT_EQ(fixed_lines, 1u);
+}
+
+// A continue token from before a compaction gets 410: the list starts again from the first page
+// and still ends with every slice (the API server compacts every few minutes; a big Service's
+// list can span a compaction).
+TEST_F(EndpointSliceSourceTest, ListContinueExpiredByCompactionStartsTheListAgain) {
+  for (int s = 0; s < 30; ++s) server_.put_endpoint_slice(slice("echo-" + std::to_string(s), s, 1));
+  std::atomic<bool> churn{true};
+  std::thread compactor([&] {
+    // Writes (to another Service) and compactions while the pages are read.
+    for (int i = 0; churn && i < 300; ++i) {
+      server_.put_endpoint_slice(slice("unrelated", 900, 1 + i % 2, "other"));
+      server_.compact();
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  auto o = options();
+  o.page_size = 1;
+  start(o);
+  const bool listed = recorder_.wait_for_names(pods(0, 30), 30s);  // 30 TLS requests a try: slow under valgrind
+  churn = false;
+  compactor.join();
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(recorder_.deliveries(), 1u);
+  // Before the first watch: a page with a continue token, and later a first page again.
+  bool saw_continue = false, restarted = false;
+  for (const auto& r : server_.requests()) {
+    if (r.find("watch=true") != std::string::npos) break;
+    if (r.find("endpointslices") == std::string::npos) continue;
+    if (r.find("continue=") != std::string::npos) saw_continue = true;
+    else if (saw_continue) restarted = true;
+  }
+  EXPECT_TRUE(restarted);
+  EXPECT_EQ(source_->synced(), true);
+}
+
 TEST_F(EndpointSliceSourceTest, StopEndsPromptlyDuringABlockedWatchAndNothingIsDeliveredAfter) {
   auto o = options();
   o.watch_timeout = 60s;  // the watch would block for a minute
@@ -414,6 +551,31 @@ TEST_F(EndpointSliceSourceTest, StopEndsPromptlyDuringABlockedWatchAndNothingIsD
   EXPECT_EQ(server_.open_watches(), 0u);
 }
 
+TEST_F(EndpointSliceSourceTest, StopEndsPromptlyDuringABlockedList) {
+  // A server that accepts TCP connections and never answers: the TLS handshake of the list
+  // hangs until request_timeout (a minute here).
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor silent(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  k8s::ClusterConfig config;
+  config.server = "https://127.0.0.1:" + std::to_string(silent.local_endpoint().port());
+  config.host = "127.0.0.1";
+  config.port = std::to_string(silent.local_endpoint().port());
+  config.ca_pem = server_.ca_pem();
+  config.token = "test-token";
+  auto o = options();
+  o.request_timeout = 60s;
+  source_ = std::make_unique<EndpointSliceSource>(std::make_shared<k8s::ApiClient>(config), o,
+                                                  [this](const EndpointList& l) { recorder_.deliver(l); }, &recorder_);
+  source_->start();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(recorder_.deliveries(), 0u);
+  const auto t0 = clock_type::now();
+  source_->stop();
+  const auto took = clock_type::now() - t0;
+  EXPECT_LT(took, 1s) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+  EXPECT_EQ(recorder_.errors(k8s::ApiErrorReason::timeout), 0u);  // it was still waiting, not failing
+}
+
 TEST_F(EndpointSliceSourceTest, StopWhileBackingOffIsPromptToo) {
   server_.set_tokens({"someone-else"});
   auto o = options();
@@ -427,7 +589,9 @@ TEST_F(EndpointSliceSourceTest, StopWhileBackingOffIsPromptToo) {
 }
 
 TEST_F(EndpointSliceSourceTest, ThousandEndpointsInTenSlicesArriveQuickly) {
-  start();
+  auto o = options();
+  o.watch_timeout = 5s;
+  start(o);
   ASSERT_TRUE(recorder_.wait([&] { return recorder_.deliveries_unlocked() == 1; }));
   const auto t0 = clock_type::now();
   for (int s = 0; s < 10; ++s) server_.put_endpoint_slice(slice("echo-" + std::to_string(s), s * 100, 100));
@@ -450,7 +614,8 @@ TEST_F(EndpointSliceSourceTest, ThousandEndpointsInTenSlicesArriveQuickly) {
   std::printf("one endpoint of 1000 starts draining: put_endpoint_slice to on_change: %.1f ms\n", one.count() / 1000.0);
   EXPECT_LT(one, 2s);
   std::size_t draining = 0;
-  for (const auto& e : recorder_.lists().back()) draining += e.draining;
+  const auto last = recorder_.lists().back();
+  for (const auto& e : last) draining += e.draining;
   EXPECT_EQ(draining, 1u);
 }
 
