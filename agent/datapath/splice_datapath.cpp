@@ -88,7 +88,7 @@ SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32
   if (int err = bpf_map__set_max_entries(skel_->maps.wsteer_maglev, maglev_size_ * services_); err)
     throw_bpf(err, "size wsteer_maglev");
   skel_->rodata->wsteer_flow_limit = flow_limit_;
-  if (int err = wsteer_splice__load(skel_); err) throw_bpf(err, "load BPF programs (need CAP_BPF)");
+  if (int err = wsteer_splice__load(skel_); err) throw_bpf(err, "load BPF programs and create maps (needs CAP_BPF, CAP_NET_ADMIN for the sockhash, CAP_PERFMON for bpf_skc_to_tcp_sock)");
   if (int err = bpf_object__pin_maps(skel_->obj, pin_dir_.c_str()); err)
     throw_bpf(err, "pin maps in " + pin_dir_.string());
   // libbpf 1.1 does not know the sk_skb/verdict section: attach to the map by hand.
