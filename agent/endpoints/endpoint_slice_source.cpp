@@ -81,7 +81,9 @@ struct EndpointSliceSource::Impl {
   asio::awaitable<void> list();
   asio::awaitable<void> watch();
   void on_event(const json::object& event);
-  void delivered_if_changed();
+  // The cache reports every change, and each one is delivered, so what on_change last got is
+  // always the cache's previous state: no copy of it is kept to compare against.
+  void deliver(bool changed);
   void log_problems();
   void succeeded();
   void failed(ApiErrorReason reason, const std::string& message);
@@ -99,8 +101,8 @@ struct EndpointSliceSource::Impl {
   std::string what;        // for log lines
 
   EndpointSliceCache cache;
-  std::optional<steering::EndpointList> delivered;  // what on_change last got
-  std::string last_rv;                              // of the list, then of every event
+  bool delivered_once = false;  // on_change has had the first list
+  std::string last_rv;          // of the list, then of every event
   std::vector<std::string> logged_problems;
   bool listed_once = false;
   int gone_in_a_row = 0;
@@ -181,7 +183,7 @@ asio::awaitable<void> EndpointSliceSource::Impl::list() {
 
     if (rv.empty()) throw ApiError(ApiErrorReason::decode, "the EndpointSlice list has no metadata.resourceVersion");
     last_rv = std::move(rv);
-    cache.replace(items);
+    const bool changed = cache.replace(items);
     if (listed_once) observer->relisted();
     if (!listed_once)
       spdlog::info("{}: listed {} slice(s), {} endpoint(s)", what, cache.slices(), cache.endpoints().size());
@@ -189,7 +191,7 @@ asio::awaitable<void> EndpointSliceSource::Impl::list() {
     succeeded();
     log_problems();
     synced.store(true);  // before on_change, so that it already reads true there
-    delivered_if_changed();
+    deliver(changed);
     observer->synced();
     co_return;
   }
@@ -234,14 +236,14 @@ void EndpointSliceSource::Impl::on_event(const json::object& event) {
   gone_in_a_row = 0;
   succeeded();
   if (changed) log_problems();
-  delivered_if_changed();
+  deliver(changed);
   observer->synced();
 }
 
-void EndpointSliceSource::Impl::delivered_if_changed() {
-  if (delivered && *delivered == cache.endpoints()) return;
-  delivered = cache.endpoints();
-  on_change(*delivered);
+void EndpointSliceSource::Impl::deliver(bool changed) {
+  if (delivered_once && !changed) return;
+  delivered_once = true;
+  on_change(cache.endpoints());
 }
 
 void EndpointSliceSource::Impl::log_problems() {
@@ -263,7 +265,7 @@ void EndpointSliceSource::Impl::failed(ApiErrorReason reason, const std::string&
   observer->error(reason);
   ++failures;
   if (failing == reason) return;  // one line per reason, not per retry
-  const auto kept = delivered ? "keeping the last list (" + std::to_string(delivered->size()) + " endpoints)"
+  const auto kept = delivered_once ? "keeping the last list (" + std::to_string(cache.endpoints().size()) + " endpoints)"
                               : std::string("no list yet");
   spdlog::warn("{}: {}{} ({}); retrying with backoff, {}", what, failing ? "still failing: " : "", message,
                k8s::to_string(reason), kept);
