@@ -17,6 +17,13 @@ int main(int argc, char** argv) {
                                        (s.kubernetes->port.empty() ? "" : " port " + s.kubernetes->port)
                                  : "file " + s.endpoints_file.string())
                 << "\n";
+    for (const auto& s : config.services)
+      if (s.scaling.enabled)
+        std::cout << "  " << s.name << " scales " << s.scaling.target.kind_name() << " " << s.kubernetes->ns << "/"
+                  << s.scaling.target.name << " ("
+                  << (s.scaling.mode == wsteer::scaler::ScaleMode::keda ? "for KEDA" : "patching its scale") << ", "
+                  << s.scaling.policy.target_connections_per_pod << " connections per pod, "
+                  << s.scaling.policy.min_replicas << "-" << s.scaling.policy.max_replicas << " replicas)\n";
     return 0;
   }
   try {

@@ -1,5 +1,7 @@
 #include "admin/admin_server.h"
 
+#include <boost/url/parse.hpp>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -50,6 +52,13 @@ asio::awaitable<void> AdminServer::accept_loop() {
   }
 }
 
+std::optional<AdminAnswer> AdminServer::more(std::string_view target) const {
+  if (!handlers_.more) return std::nullopt;
+  const auto url = boost::urls::parse_origin_form(target);
+  if (!url) return std::nullopt;
+  return handlers_.more(*url);
+}
+
 asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
@@ -77,9 +86,13 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
       const bool ok = handlers_.ready(why);
       res.result(ok ? http::status::ok : http::status::service_unavailable);
       res.body() = ok ? "ready\n" : why + "\n";
+    } else if (auto answer = more(target)) {
+      res.result(answer->status);
+      res.set(http::field::content_type, answer->content_type);
+      res.body() = std::move(answer->body);
     } else {
       res.result(http::status::not_found);
-      res.body() = "not found: try /metrics, /healthz, /readyz\n";
+      res.body() = "not found: try /metrics, /healthz, /readyz, /v1/connections\n";
     }
     res.keep_alive(req.keep_alive());
     res.prepare_payload();

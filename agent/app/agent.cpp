@@ -2,9 +2,11 @@
 
 #include "app/kubernetes_metrics.h"
 #include "app/map_publisher.h"
+#include "app/scaling_runtime.h"
 #include "app/service_runtime.h"
 
 #include "admin/admin_server.h"
+#include "admin/connections_report.h"
 #include "admin/control_commands.h"
 #include "admin/control_protocol.h"
 #include "admin/control_server.h"
@@ -162,6 +164,28 @@ int run_agent(const AgentConfig& config) {
   for (auto& s : services) s->start();
   spdlog::info("{} service(s), {} datapath, {} workers", services.size(), splice ? "splice" : "userspace", nworkers);
 
+  // The scaler (docs/scaling.md): every agent reports its connections at /v1/connections; where a
+  // Service scales, the agents elect one leader per workload, which sums the reports and decides.
+  const auto connections_report = [&] {
+    admin::ConnectionsReport report;
+    report.agent = config.scaler.pod_name;
+    report.time = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    for (const auto& s : services) {
+      admin::ServiceConnections sc{s->config().name, {}};
+      for (const auto& b : s->steering().snapshot()) sc.backends.push_back({b.backend.name, b.active_connections});
+      report.services.push_back(std::move(sc));
+    }
+    return report;
+  };
+  std::unique_ptr<ScalingRuntime> scaling;
+  if (ScalingRuntime::wanted(config)) {
+    scaling = std::make_unique<ScalingRuntime>(config, kube);
+    metrics.add_collectable(std::make_shared<metrics::FunctionCollector>([&] { return scaling->metric_families(); }));
+    scaling->start();
+    spdlog::info("scaler: agent {} in namespace {}, agents from {}", config.scaler.pod_name, config.scaler.pod_namespace,
+                 config.scaler.peers_service->label());
+  }
+
   asio::steady_timer publish_timer(control);
   std::function<void()> publish_tick = [&] {
     publish();
@@ -190,6 +214,21 @@ int run_agent(const AgentConfig& config) {
                 if (!s->accepting()) return (why = "not accepting (shutting down)", false);
               }
               return true;
+            },
+            [&](const boost::urls::url_view& url) -> std::optional<admin::AdminAnswer> {
+              if (url.path() == "/v1/connections")
+                return admin::AdminAnswer{200, "application/json", admin::format_connections_report(connections_report())};
+              if (url.path() == "/v1/scaling") {
+                const auto params = url.params();
+                const auto service = params.find("service");
+                if (service == params.end() || !(*service).has_value)
+                  return admin::AdminAnswer{400, "application/json", R"({"error":"give ?service=NAMESPACE/NAME"})"};
+                if (!scaling)
+                  return admin::AdminAnswer{404, "application/json", R"({"error":"no Service of this agent scales"})"};
+                auto [status, body] = scaling->scaling_answer((*service).value, params.contains("local"));
+                return admin::AdminAnswer{static_cast<unsigned>(status), "application/json", std::move(body)};
+              }
+              return std::nullopt;
             }});
     admin->start();
   }
@@ -272,6 +311,7 @@ int run_agent(const AgentConfig& config) {
     spdlog::info("signal {}: no new connections; {} open, grace {} s", signo, open_connections(),
                  config.shutdown_grace.count());
     for (auto& s : services) s->stop_accepting();
+    if (scaling) scaling->stop();  // a leader releases its Lease: another agent takes over at once
     *deadline_holder = std::chrono::steady_clock::now() + config.shutdown_grace;
     signals.async_wait([&](boost::system::error_code, int) {  // a second signal: stop now
       *deadline_holder = std::chrono::steady_clock::now();
@@ -292,8 +332,10 @@ int run_agent(const AgentConfig& config) {
   for (auto& w : workers) w->stop();
   for (auto& t : threads) t.join();
   for (auto& s : services) s->stop_source();
+  if (scaling) scaling->stop();
   admin.reset();  // its handlers read the flows, the services and the datapath
   control_server.reset();
+  scaling.reset();  // its metrics read the scalers: after the admin server
   spliced.reset();  // tells each flow's Service steering: before the services go
   publisher.reset();
   services.clear();

@@ -1,10 +1,16 @@
 #include "app/agent_config.h"
 
+#include "scaler/lease_election.h"
+#include "scaler/scale_config.h"
+
 #include <CLI/CLI.hpp>
 #include <boost/url/parse.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <set>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -27,6 +33,9 @@ struct Settings {
   std::optional<double> shutdown_grace, balance_factor, handshake_timeout, connect_timeout;
   std::optional<std::uint32_t> maglev_size;
   std::optional<std::uint64_t> splice_buffer_limit;
+  // The scaler (docs/scaling.md).
+  std::optional<std::string> pod_name, pod_namespace, peers_service, scaler_sync_period, scaler_lease_duration,
+      scaler_renew_deadline, scaler_retry_period;
 };
 
 template <typename T>
@@ -89,6 +98,13 @@ Settings read_yaml(const std::filesystem::path& path) {
     else if (key == "balance-factor") take(s.balance_factor, v, "balance-factor");
     else if (key == "maglev-size") take(s.maglev_size, v, "maglev-size");
     else if (key == "splice-buffer-limit") take(s.splice_buffer_limit, v, "splice-buffer-limit");
+    else if (key == "pod-name") take(s.pod_name, v, "pod-name");
+    else if (key == "pod-namespace") take(s.pod_namespace, v, "pod-namespace");
+    else if (key == "peers-service") take(s.peers_service, v, "peers-service");
+    else if (key == "scaler-sync-period") take(s.scaler_sync_period, v, "scaler-sync-period");
+    else if (key == "scaler-lease-duration") take(s.scaler_lease_duration, v, "scaler-lease-duration");
+    else if (key == "scaler-renew-deadline") take(s.scaler_renew_deadline, v, "scaler-renew-deadline");
+    else if (key == "scaler-retry-period") take(s.scaler_retry_period, v, "scaler-retry-period");
     else throw std::invalid_argument("config " + path.string() + ": unknown key '" + key + "'");
   }
   return s;
@@ -125,6 +141,13 @@ void merge(Settings& flags, const Settings& file) {
   fill(flags.connect_timeout, file.connect_timeout);
   fill(flags.maglev_size, file.maglev_size);
   fill(flags.splice_buffer_limit, file.splice_buffer_limit);
+  fill(flags.pod_name, file.pod_name);
+  fill(flags.pod_namespace, file.pod_namespace);
+  fill(flags.peers_service, file.peers_service);
+  fill(flags.scaler_sync_period, file.scaler_sync_period);
+  fill(flags.scaler_lease_duration, file.scaler_lease_duration);
+  fill(flags.scaler_renew_deadline, file.scaler_renew_deadline);
+  fill(flags.scaler_retry_period, file.scaler_retry_period);
 }
 
 std::string read_secret(const std::filesystem::path& path) {
@@ -171,6 +194,66 @@ std::vector<ServiceConfig> services_of(const Settings& s) {
   return services;
 }
 
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+std::chrono::seconds seconds_setting(const std::string& text, const char* key) {
+  try {
+    return scaler::parse_seconds(text);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string(key) + ": " + e.what());
+  }
+}
+
+// The scaler's settings; checked only when some Service scales (they are inert otherwise).
+ScalerSettings scaler_settings(const Settings& s, const std::vector<ServiceConfig>& services) {
+  ScalerSettings c;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  c.pod_name = s.pod_name.value_or(env_or("POD_NAME", host));
+  c.pod_namespace = s.pod_namespace.value_or(env_or("POD_NAMESPACE", ""));
+  if (s.peers_service) {
+    auto ref = KubernetesServiceRef::parse(*s.peers_service);
+    if (ref.port.empty()) ref.port = "metrics";
+    c.peers_service = ref;
+  }
+  if (s.scaler_sync_period) c.sync_period = seconds_setting(*s.scaler_sync_period, "scaler-sync-period");
+  if (s.scaler_lease_duration) c.lease_duration = seconds_setting(*s.scaler_lease_duration, "scaler-lease-duration");
+  if (s.scaler_renew_deadline) c.renew_deadline = seconds_setting(*s.scaler_renew_deadline, "scaler-renew-deadline");
+  if (s.scaler_retry_period) c.retry_period = seconds_setting(*s.scaler_retry_period, "scaler-retry-period");
+
+  std::set<std::string> targets;
+  const ServiceConfig* first = nullptr;
+  for (const auto& svc : services) {
+    if (!svc.scaling.enabled) continue;
+    if (!svc.kubernetes)
+      throw std::invalid_argument("service " + svc.name + ": scaling needs a Kubernetes Service (service: NAMESPACE/NAME), "
+                                  "whose namespace holds the target workload");
+    const auto key = std::string(svc.scaling.target.kind_name()) + " " + svc.kubernetes->ns + "/" + svc.scaling.target.name;
+    if (!targets.insert(key).second)
+      throw std::invalid_argument("service " + svc.name + ": " + key + " is scaled by another service too (one scaler per workload)");
+    if (!first) first = &svc;
+  }
+  if (!first) return c;
+  const auto need = [&](bool ok, const std::string& what) {
+    if (!ok) throw std::invalid_argument("service " + first->name + " scales " + first->scaling.target.name + ": " + what);
+  };
+  need(!c.pod_namespace.empty(), "give --pod-namespace (or env POD_NAMESPACE): the namespace of the election Lease");
+  need(c.peers_service.has_value(),
+       "give --peers-service NAMESPACE/NAME: the Service whose EndpointSlices list every agent (the chart's metrics Service)");
+  need(c.sync_period.count() >= 1, "scaler-sync-period must be at least 1s");
+  scaler::LeaseElectionConfig election{c.pod_namespace, first->scaling.target.lease_name(first->kubernetes->ns), c.pod_name,
+                                       c.lease_duration, c.renew_deadline, c.retry_period};
+  try {
+    scaler::validate(election);
+  } catch (const std::invalid_argument& e) {
+    need(false, e.what());
+  }
+  return c;
+}
+
 AgentConfig build(const Settings& s) {
   AgentConfig c;
   c.services = services_of(s);
@@ -210,6 +293,7 @@ AgentConfig build(const Settings& s) {
   if (s.maglev_size) c.steering.maglev_size = *s.maglev_size;
   if (s.splice_buffer_limit) c.proxy.splice_buffer_limit = *s.splice_buffer_limit;
   steering::validate_steering_config(c.steering);
+  c.scaler = scaler_settings(s, c.services);
   return c;
 }
 
@@ -270,6 +354,14 @@ AgentConfig parse_agent_config(int argc, char** argv) {
   app.add_option("--cookie-same-site", flags.cookie_same_site, "sticky cookie SameSite: Strict|Lax|None (default Lax)");
   app.add_option("--balance-factor", flags.balance_factor, "bounded load: max active per backend as a factor of the mean (e.g. 1.25)");
   app.add_option("--maglev-size", flags.maglev_size, "Maglev table size, a prime > 100 x backends (default 65537)");
+  app.add_option("--pod-name", flags.pod_name, "this agent's name for the scaler (default $POD_NAME, else the host name)");
+  app.add_option("--pod-namespace", flags.pod_namespace, "namespace of the scaler's election Leases (default $POD_NAMESPACE)");
+  app.add_option("--peers-service", flags.peers_service,
+                 "NAMESPACE/NAME[:PORT] of the Service listing every agent (the chart's metrics Service; port 'metrics')");
+  app.add_option("--scaler-sync-period", flags.scaler_sync_period, "seconds between scaling decisions (default 15s)");
+  app.add_option("--scaler-lease-duration", flags.scaler_lease_duration, "election lease duration (default 15s)");
+  app.add_option("--scaler-renew-deadline", flags.scaler_renew_deadline, "election renew deadline (default 10s)");
+  app.add_option("--scaler-retry-period", flags.scaler_retry_period, "election retry period (default 2s)");
   app.add_option("--splice-buffer-limit", flags.splice_buffer_limit,
                  "Per flow and direction, bytes a spliced flow may hold between sender and a slow reader "
                  "before TCP slows the sender (e.g. 4MiB; 0 = no limit; default 4MiB)")

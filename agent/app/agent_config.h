@@ -15,6 +15,19 @@
 
 namespace wsteer::app {
 
+// Agent-wide settings of the connection-based scaler (docs/scaling.md); used only when a
+// Service has a `scaling:` block.
+struct ScalerSettings {
+  std::string pod_name;       // --pod-name, else $POD_NAME, else the host name: the Lease holder, the report's agent
+  std::string pod_namespace;  // --pod-namespace, else $POD_NAMESPACE: where the election Leases live
+  // --peers-service NS/NAME[:PORT]: the Service whose EndpointSlices list every agent (the chart's
+  // metrics Service; port name "metrics" unless given).
+  std::optional<KubernetesServiceRef> peers_service;
+  std::chrono::seconds sync_period{15};  // one decision per period
+  // Leader election, client-go's defaults.
+  std::chrono::seconds lease_duration{15}, renew_deadline{10}, retry_period{2};
+};
+
 struct AgentConfig {
   // At least one; in configuration order (a Service's index is its place here).
   std::vector<ServiceConfig> services;
@@ -32,6 +45,7 @@ struct AgentConfig {
   std::string log_format = "plain";
   proxy::ProxyConfig proxy;
   steering::SteeringConfig steering;
+  ScalerSettings scaler;
   // --check-config: parse and validate everything, print a summary, run nothing.
   bool check_only = false;
 };

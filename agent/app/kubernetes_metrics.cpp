@@ -15,7 +15,7 @@ constexpr std::array kEventTypes = {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", 
 constexpr std::array kReasons = {
     k8s::ApiErrorReason::connect,   k8s::ApiErrorReason::tls,  k8s::ApiErrorReason::timeout,
     k8s::ApiErrorReason::unauthorized, k8s::ApiErrorReason::forbidden, k8s::ApiErrorReason::not_found,
-    k8s::ApiErrorReason::gone,      k8s::ApiErrorReason::server, k8s::ApiErrorReason::decode};
+    k8s::ApiErrorReason::gone,      k8s::ApiErrorReason::conflict, k8s::ApiErrorReason::server, k8s::ApiErrorReason::decode};
 
 class ServiceObserver final : public endpoints::EndpointSliceObserver {
  public:

@@ -94,6 +94,8 @@ ServiceConfig parse_service_yaml(const YAML::Node& node, const std::string& wher
       } catch (const std::invalid_argument& e) {
         throw std::invalid_argument(where + " hash-key: " + e.what());
       }
+    } else if (key == "scaling") {
+      s.scaling = scaler::parse_scale_config(v, where + " scaling");
     } else {
       throw std::invalid_argument(where + ": unknown key '" + key + "'");
     }

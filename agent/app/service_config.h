@@ -2,6 +2,8 @@
 // from (a watched endpoints file, or a Kubernetes Service's EndpointSlices).
 #pragma once
 
+#include "scaler/scale_config.h"
+
 #include <boost/asio/ip/tcp.hpp>
 #include <yaml-cpp/yaml.h>
 
@@ -28,6 +30,7 @@ struct ServiceConfig {
   std::filesystem::path endpoints_file;            // a file service
   std::optional<KubernetesServiceRef> kubernetes;  // or a Kubernetes one
   std::vector<std::string> hash_key;               // overrides the agent's --hash-key; empty: the agent's
+  scaler::ScaleConfig scaling;                     // `scaling:` (Kubernetes services); off by default
 };
 
 // One `--service NAMESPACE/NAME[:PORT][=HOST:PORT]` flag value. Without "=HOST:PORT" the listen

@@ -15,6 +15,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -170,13 +171,13 @@ ApiClient::ApiClient(ClusterConfig config) : config_(std::move(config)), impl_(s
 
 ApiClient::~ApiClient() = default;
 
-asio::awaitable<json::object> ApiClient::get(std::string target, std::chrono::milliseconds timeout) {
-  const std::string what = "GET " + target + " on " + config_.server;
-  const auto deadline = Clock::now() + timeout;
-  const auto req = make_request(config_, target);
-  Connection conn(co_await asio::this_coro::executor, impl_->tls, config_);
-  co_await conn.open(deadline, what);
+namespace {
 
+// One request and its whole response within `deadline`; returns the parsed body of a 200/201.
+template <class Body>
+asio::awaitable<json::object> exchange(Connection& conn, const http::request<Body>& req, Clock::time_point deadline,
+                                       const std::string& what) {
+  co_await conn.open(deadline, what);
   boost::system::error_code ec;
   conn.tcp().expires_at(deadline);
   co_await http::async_write(conn.stream(), req, asio::redirect_error(asio::use_awaitable, ec));
@@ -189,11 +190,35 @@ asio::awaitable<json::object> ApiClient::get(std::string target, std::chrono::mi
   if (ec) Connection::fail_io(ec, deadline, ApiErrorReason::connect, what + ": reading the response failed");
 
   const auto& res = parser.get();
-  if (res.result_int() != 200) throw error_from_response(res.result_int(), res.reason(), res.body(), what);
+  if (res.result_int() != 200 && res.result_int() != 201)
+    throw error_from_response(res.result_int(), res.reason(), res.body(), what);
   auto value = json::parse(res.body(), ec);
   if (ec || !value.is_object())
-    throw ApiError(ApiErrorReason::decode, what + ": the body is not a JSON object" + (ec ? ": " + ec.message() : ""), 200);
+    throw ApiError(ApiErrorReason::decode, what + ": the body is not a JSON object" + (ec ? ": " + ec.message() : ""),
+                   res.result_int());
   co_return std::move(value.get_object());
+}
+
+}  // namespace
+
+asio::awaitable<json::object> ApiClient::get(std::string target, std::chrono::milliseconds timeout) {
+  const std::string what = "GET " + target + " on " + config_.server;
+  const auto req = make_request(config_, target);
+  Connection conn(co_await asio::this_coro::executor, impl_->tls, config_);
+  co_return co_await exchange(conn, req, Clock::now() + timeout, what);
+}
+
+asio::awaitable<json::object> ApiClient::send(http::verb verb, std::string target, json::object body,
+                                              std::string content_type, std::chrono::milliseconds timeout) {
+  const std::string what = std::string(http::to_string(verb)) + " " + target + " on " + config_.server;
+  const auto head = make_request(config_, target);
+  http::request<http::string_body> req{verb, target, 11};
+  for (const auto& field : head) req.set(field.name_string(), field.value());
+  req.set(http::field::content_type, content_type);
+  req.body() = json::serialize(body);
+  req.prepare_payload();
+  Connection conn(co_await asio::this_coro::executor, impl_->tls, config_);
+  co_return co_await exchange(conn, req, Clock::now() + timeout, what);
 }
 
 asio::awaitable<void> ApiClient::watch(std::string target, std::chrono::milliseconds idle,

@@ -9,6 +9,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/beast/http/verb.hpp>
 #include <boost/json/object.hpp>
 
 #include <chrono>
@@ -34,6 +35,14 @@ class ApiClient {
   // HTTP status and a message quoting the server's Status.message when it sent one.
   // The whole request (connect, TLS, write, read) must finish within `timeout`.
   boost::asio::awaitable<boost::json::object> get(std::string target, std::chrono::milliseconds timeout);
+
+  // A write: POST (create), PUT (update) or PATCH of `target` with a JSON body sent as
+  // `content_type` ("application/json", "application/merge-patch+json"). Returns the parsed body
+  // of a 200 or 201; anything else throws ApiError as get() does (a 409 has reason conflict, so a
+  // write that lost to a concurrent one can be told apart).
+  boost::asio::awaitable<boost::json::object> send(boost::beast::http::verb verb, std::string target,
+                                                   boost::json::object body, std::string content_type,
+                                                   std::chrono::milliseconds timeout);
 
   // GET `target` with watch=true already in it; calls on_event(event) for every complete line of
   // the stream ({"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": {...}}), in order, on

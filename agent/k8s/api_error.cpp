@@ -14,6 +14,7 @@ const char* to_string(ApiErrorReason reason) {
     case ApiErrorReason::forbidden: return "forbidden";
     case ApiErrorReason::not_found: return "not_found";
     case ApiErrorReason::gone: return "gone";
+    case ApiErrorReason::conflict: return "conflict";
     case ApiErrorReason::server: return "server";
     case ApiErrorReason::decode: return "decode";
   }
@@ -25,6 +26,7 @@ ApiErrorReason reason_for_status(int status) {
     case 401: return ApiErrorReason::unauthorized;
     case 403: return ApiErrorReason::forbidden;
     case 404: return ApiErrorReason::not_found;
+    case 409: return ApiErrorReason::conflict;
     case 410: return ApiErrorReason::gone;
     default: return ApiErrorReason::server;  // 429, 5xx and anything else we did not ask for
   }

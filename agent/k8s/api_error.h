@@ -15,6 +15,7 @@ enum class ApiErrorReason {
   forbidden,     // 403: RBAC
   not_found,     // 404
   gone,          // 410 (HTTP, or an ERROR watch event with code 410): resourceVersion too old
+  conflict,      // 409: a write lost to a concurrent one (stale resourceVersion) or the object exists
   server,        // 429, 5xx, or any other unexpected status
   decode,        // a body or watch line that is not the JSON we expect
 };

@@ -8,7 +8,7 @@
 
 namespace wsteer::k8s {
 
-// 401 unauthorized, 403 forbidden, 404 not_found, 410 gone, anything else server.
+// 401 unauthorized, 403 forbidden, 404 not_found, 409 conflict, 410 gone, anything else server.
 ApiErrorReason reason_for_status(int status);
 
 // The `message` of a Kubernetes Status body ({"kind":"Status",...,"message":"..."}), or "" when the

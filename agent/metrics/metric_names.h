@@ -47,6 +47,18 @@ inline constexpr std::string_view k8s_relists_total = "wsteer_k8s_relists_total"
 inline constexpr std::string_view k8s_errors_total = "wsteer_k8s_errors_total";
 inline constexpr std::string_view k8s_last_sync_timestamp_seconds = "wsteer_k8s_last_sync_timestamp_seconds";
 
+// Read at scrape time from the scalers (app/scaling_runtime.cpp); only with a scaling: block.
+inline constexpr std::string_view scaler_leader = "wsteer_scaler_leader";
+inline constexpr std::string_view scaler_connections = "wsteer_scaler_connections";
+inline constexpr std::string_view scaler_agents = "wsteer_scaler_agents";
+inline constexpr std::string_view scaler_current_replicas = "wsteer_scaler_current_replicas";
+inline constexpr std::string_view scaler_desired_replicas = "wsteer_scaler_desired_replicas";
+inline constexpr std::string_view scaler_decisions_total = "wsteer_scaler_decisions_total";
+inline constexpr std::string_view scaler_last_decision = "wsteer_scaler_last_decision";
+inline constexpr std::string_view scaler_holding_agents = "wsteer_scaler_holding_agents";
+inline constexpr std::string_view scaler_scale_patches_total = "wsteer_scaler_scale_patches_total";
+inline constexpr std::string_view scaler_lease_rounds_total = "wsteer_scaler_lease_rounds_total";
+
 enum class Type { counter, gauge, histogram };
 
 struct Family {
@@ -54,6 +66,7 @@ struct Family {
   Type type;
   bool splice_only;  // only meaningful with the splice datapath: may be absent or empty with userspace
   bool kubernetes_only = false;  // only exported when the agent follows a Kubernetes Service
+  bool scaler_only = false;      // only exported when a Service has a scaling: block
 };
 
 // No XDP counters: the XDP guard does not exist yet, so nothing is exported for it.
@@ -87,6 +100,16 @@ inline constexpr std::array kFamilies = {
     Family{k8s_relists_total, Type::counter, false, true},
     Family{k8s_errors_total, Type::counter, false, true},
     Family{k8s_last_sync_timestamp_seconds, Type::gauge, false, true},
+    Family{scaler_leader, Type::gauge, false, true, true},
+    Family{scaler_connections, Type::gauge, false, true, true},
+    Family{scaler_agents, Type::gauge, false, true, true},
+    Family{scaler_current_replicas, Type::gauge, false, true, true},
+    Family{scaler_desired_replicas, Type::gauge, false, true, true},
+    Family{scaler_decisions_total, Type::counter, false, true, true},
+    Family{scaler_last_decision, Type::gauge, false, true, true},
+    Family{scaler_holding_agents, Type::gauge, false, true, true},
+    Family{scaler_scale_patches_total, Type::counter, false, true, true},
+    Family{scaler_lease_rounds_total, Type::counter, false, true, true},
 };
 
 }  // namespace wsteer::metrics::names

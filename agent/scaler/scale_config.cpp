@@ -170,6 +170,11 @@ ScaleConfig parse_scale_config(const YAML::Node& node, const std::string& where)
       if (text == "true") c.enabled = true;
       else if (text == "false") c.enabled = false;
       else throw r.error(key, "'" + text + "' is not true or false");
+    } else if (key == "mode") {
+      const auto text = r.scalar(v, key);
+      if (text == "patch") c.mode = ScaleMode::patch;
+      else if (text == "keda") c.mode = ScaleMode::keda;
+      else throw r.error(key, "'" + text + "' is not patch or keda");
     } else if (key == "target") {
       c.target = parse_target(r, v);
       have_target = true;
@@ -201,7 +206,7 @@ ScaleConfig parse_scale_config(const YAML::Node& node, const std::string& where)
     } else {
       throw r.error("", "unknown key '" + key +
                             "' (expected target, target-connections-per-pod, min-replicas, max-replicas, "
-                            "scale-up-step, scale-down-window, report-stale-after, tolerance, enabled)");
+                            "scale-up-step, scale-down-window, report-stale-after, tolerance, mode, enabled)");
     }
   }
   if (!c.enabled) return ScaleConfig{};  // switched off: nothing else matters, nothing else is kept

@@ -10,6 +10,7 @@
 //     scale-down-window: 5m                    # 300s, 5m, 1h, or plain seconds; default 5m
 //     report-stale-after: 30s                  # default 30s
 //     tolerance: 0.1                           # default 0.1
+//     mode: patch                              # patch (default) or keda
 //     enabled: true                            # default true when the block is present
 #pragma once
 
@@ -36,8 +37,13 @@ struct ScaleTarget {
   std::string lease_name(const std::string& ns) const;
 };
 
+// Who sets spec.replicas: the elected agent itself (patch), or KEDA (keda), to which the elected
+// agent only serves the summed connections (GET /v1/scaling on the metrics port).
+enum class ScaleMode { patch, keda };
+
 struct ScaleConfig {
   bool enabled = false;
+  ScaleMode mode = ScaleMode::patch;
   ScaleTarget target;
   ScalingPolicyConfig policy;
 };

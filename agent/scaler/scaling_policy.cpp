@@ -48,6 +48,44 @@ const char* to_string(Reason reason) {
   return "unknown";
 }
 
+ReportSum sum_reports(const DecisionInput& in, std::chrono::seconds stale_after) {
+  ReportSum sum;
+  if (in.expected_agents.empty()) {
+    sum.text = "no agent discovered";
+    return sum;
+  }
+  std::map<std::string, const AgentReport*> newest;
+  for (const auto& r : in.reports) {
+    auto& slot = newest[r.agent];
+    if (!slot || r.received > slot->received) slot = &r;
+  }
+  std::vector<std::string> missing, stale, stale_text;
+  for (const auto& agent : std::set<std::string>(in.expected_agents.begin(), in.expected_agents.end())) {
+    const auto it = newest.find(agent);
+    if (it == newest.end()) {
+      missing.push_back(agent);
+      continue;
+    }
+    if (in.now - it->second->received > stale_after) {
+      stale.push_back(agent);
+      stale_text.push_back(agent + " (" + std::to_string(seconds_of(in.now - it->second->received)) + "s old)");
+      continue;
+    }
+    for (const auto& [backend, active] : it->second->active) sum.total += active;
+  }
+  if (missing.empty() && stale.empty()) {
+    sum.complete = true;
+    return sum;
+  }
+  sum.total = 0;
+  sum.problem = missing.empty() ? Reason::stale_agent : Reason::missing_agent;
+  sum.agents = missing.empty() ? stale : missing;
+  if (!missing.empty()) sum.text += "no report from " + join(missing) + "; ";
+  if (!stale.empty()) sum.text += "stale report from " + join(stale_text) + "; ";
+  sum.text.resize(sum.text.size() - 2);
+  return sum;
+}
+
 ScalingPolicy::ScalingPolicy(ScalingPolicyConfig config) : config_(config) { validate(config_); }
 
 void ScalingPolicy::reset() {
@@ -69,35 +107,12 @@ Decision ScalingPolicy::decide(const DecisionInput& in) {
     return hold(Reason::scaled_to_zero, "the target has 0 replicas: left alone until it is scaled up by hand");
 
   // Every expected agent must have a fresh report, or the sum is a guess.
-  if (in.expected_agents.empty()) return hold(Reason::no_agents, "no agent discovered: holding " + std::to_string(d.current) + " replicas");
-  std::map<std::string, const AgentReport*> newest;
-  for (const auto& r : in.reports) {
-    auto& slot = newest[r.agent];
-    if (!slot || r.received > slot->received) slot = &r;
+  const auto sum = sum_reports(in, config_.report_stale_after);
+  if (!sum.complete) {
+    d.agents = sum.agents;
+    return hold(sum.problem, "holding " + std::to_string(d.current) + " replicas: " + sum.text);
   }
-  std::vector<std::string> missing, stale, stale_text;
-  std::uint64_t total = 0;
-  for (const auto& agent : std::set<std::string>(in.expected_agents.begin(), in.expected_agents.end())) {
-    const auto it = newest.find(agent);
-    if (it == newest.end()) {
-      missing.push_back(agent);
-      continue;
-    }
-    if (in.now - it->second->received > config_.report_stale_after) {
-      stale.push_back(agent);
-      stale_text.push_back(agent + " (" + std::to_string(seconds_of(in.now - it->second->received)) + "s old)");
-      continue;
-    }
-    for (const auto& [backend, active] : it->second->active) total += active;
-  }
-  if (!missing.empty() || !stale.empty()) {
-    d.agents = missing.empty() ? stale : missing;
-    std::string text = "holding " + std::to_string(d.current) + " replicas:";
-    if (!missing.empty()) text += " no report from " + join(missing) + ";";
-    if (!stale.empty()) text += " stale report from " + join(stale_text) + ";";
-    text.pop_back();
-    return hold(missing.empty() ? Reason::stale_agent : Reason::missing_agent, std::move(text));
-  }
+  const std::uint64_t total = sum.total;
   d.total_connections = total;
 
   // The recommendation: enough pods for the load, unless the load is close enough to the current.

@@ -79,6 +79,18 @@ struct Decision {
   bool changes() const { return desired != current; }
 };
 
+// The sum of the expected agents' newest reports, or why there is none: missing_agent (an
+// expected agent never reported), stale_agent (its newest report is older than stale_after) or
+// no_agents. A partial sum is never returned: it would look like a drop in load.
+struct ReportSum {
+  bool complete = false;
+  std::uint64_t total = 0;           // when complete
+  Reason problem = Reason::no_agents;  // when not complete
+  std::vector<std::string> agents;   // the agents that hold it (names only)
+  std::string text;                  // "no report from a, b; stale report from c (40s old)"
+};
+ReportSum sum_reports(const DecisionInput& input, std::chrono::seconds stale_after);
+
 class ScalingPolicy {
  public:
   explicit ScalingPolicy(ScalingPolicyConfig config);  // validate()s

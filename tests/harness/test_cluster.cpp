@@ -146,3 +146,39 @@ std::unique_ptr<TestCluster> make_real_cluster(const std::string& netns, const s
 }
 
 }  // namespace wsteer::test
+
+namespace wsteer::test {
+
+std::filesystem::path write_kubeconfig(const std::filesystem::path& dir, const TestCluster& cluster,
+                                       const std::filesystem::path& token_file) {
+  const auto path = dir / "kubeconfig";
+  std::ofstream(path) << "apiVersion: v1\nkind: Config\n"
+                      << "clusters:\n- name: test\n  cluster:\n    server: " << cluster.url()
+                      << "\n    certificate-authority: " << cluster.ca_file().string() << "\n"
+                      << "users:\n- name: agent\n  user:\n    tokenFile: " << token_file.string() << "\n"
+                      << "contexts:\n- name: test\n  context:\n    cluster: test\n    user: agent\n"
+                      << "current-context: test\n";
+  return path;
+}
+
+void grant_chart_roles(FakeApiServer& server, const std::string& token, const std::string& values_yaml,
+                       const std::filesystem::path& scratch) {
+  const auto values = scratch / "chart-values.yaml";
+  std::ofstream(values) << values_yaml;
+  const auto rendered = must({(kTools / "helm").string(), "template", "wsteer", (kSource / "helm" / "wsteer").string(),
+                              "--namespace", "wsteer", "-f", values.string()});
+  int roles = 0;
+  for (const auto& doc : YAML::LoadAll(rendered.out)) {
+    if (!doc["kind"] || doc["kind"].as<std::string>() != "Role") continue;
+    ++roles;
+    const auto ns = doc["metadata"]["namespace"].as<std::string>();
+    for (const auto& rule : doc["rules"])
+      for (const auto& group : rule["apiGroups"])
+        for (const auto& resource : rule["resources"])
+          for (const auto& verb : rule["verbs"])
+            server.allow(token, verb.as<std::string>(), group.as<std::string>(), resource.as<std::string>(), ns);
+  }
+  if (roles == 0) throw std::runtime_error("the chart renders no Role for these values:\n" + values_yaml);
+}
+
+}  // namespace wsteer::test

@@ -44,4 +44,15 @@ std::unique_ptr<TestCluster> make_fake_cluster(const std::string& netns);
 std::unique_ptr<TestCluster> make_real_cluster(const std::string& netns, const std::filesystem::path& dir,
                                                const std::string& service_namespace);
 
+// A kubeconfig in `dir` for the agent: the cluster's URL and CA, and the bearer token read from
+// `token_file` (so a test can rotate it). Returns its path.
+std::filesystem::path write_kubeconfig(const std::filesystem::path& dir, const TestCluster& cluster,
+                                       const std::filesystem::path& token_file);
+
+// Grants `token` what the chart's namespaced Roles allow when rendered with `values_yaml` (the
+// scaler's Lease and scale rights), in the Roles' namespaces. The test API server checks verbs
+// and resources, not resourceNames. Throws std::runtime_error when the chart renders no Role.
+void grant_chart_roles(FakeApiServer& server, const std::string& token, const std::string& values_yaml,
+                       const std::filesystem::path& scratch);
+
 }  // namespace wsteer::test

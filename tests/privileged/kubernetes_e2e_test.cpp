@@ -121,14 +121,7 @@ class KubernetesE2E : public ::testing::TestWithParam<std::string> {
   }
   void start_agent(const std::vector<std::string>& more_args = {}, const std::string& token = "") {
     write_token(token.empty() ? api_->agent_token() : token);
-    const auto kubeconfig = dir_.path() / "kubeconfig";
-    std::ofstream(kubeconfig) << "apiVersion: v1\nkind: Config\n"
-                              << "clusters:\n- name: test\n  cluster:\n    server: " << api_->url()
-                              << "\n    certificate-authority: " << api_->ca_file().string() << "\n"
-                              << "users:\n- name: agent\n  user:\n    tokenFile: " << (dir_.path() / "token").string()
-                              << "\n"
-                              << "contexts:\n- name: test\n  context:\n    cluster: test\n    user: agent\n"
-                              << "current-context: test\n";
+    const auto kubeconfig = write_kubeconfig(dir_.path(), *api_, dir_.path() / "token");
     const auto config = dir_.path() / "wsteer.yaml";
     std::ofstream(config) << "kubeconfig: " << kubeconfig.string() << "\n"
                           << "kube-watch-timeout: 3\n"  // renew watches often: the test sees re-watches

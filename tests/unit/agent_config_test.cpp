@@ -154,5 +154,71 @@ TEST_F(AgentConfigDeathTest, BadInputExitsWithAClearMessage) {
   EXPECT_EXIT(parse({"--config", typo}), ::testing::ExitedWithCode(2), "unknown key 'endpoint-file'");
 }
 
+
+// The scaler's settings (docs/scaling.md): a services entry's scaling: block, and the agent-wide
+// identity, Lease namespace and agent discovery it needs.
+constexpr const char* kScaledService = "services:\n"
+                                       "  - service: games/chat\n"
+                                       "    port: ws\n"
+                                       "    listen: 0.0.0.0:8080\n"
+                                       "    scaling:\n"
+                                       "      target: {kind: Deployment, name: chat}\n"
+                                       "      target-connections-per-pod: 1000\n"
+                                       "      max-replicas: 20\n";
+
+TEST_F(AgentConfigTest, ScalingBlockAndScalerSettings) {
+  const auto yaml = write("scaled.yaml", std::string(kScaledService) +
+                                             "pod-name: wsteer-abc\n"
+                                             "pod-namespace: wsteer\n"
+                                             "peers-service: wsteer/wsteer-metrics\n"
+                                             "scaler-sync-period: 30s\n");
+  const auto c = parse({"--config", yaml, "--scaler-retry-period", "3s"});
+  const auto& s = c.services.at(0);
+  ASSERT_TRUE(s.scaling.enabled);
+  EXPECT_EQ(s.scaling.mode, scaler::ScaleMode::patch);
+  EXPECT_EQ(s.scaling.target.name, "chat");
+  EXPECT_EQ(s.scaling.policy.target_connections_per_pod, 1000u);
+  EXPECT_EQ(c.scaler.pod_name, "wsteer-abc");
+  EXPECT_EQ(c.scaler.pod_namespace, "wsteer");
+  ASSERT_TRUE(c.scaler.peers_service);
+  EXPECT_EQ(c.scaler.peers_service->label(), "wsteer/wsteer-metrics");
+  EXPECT_EQ(c.scaler.peers_service->port, "metrics");  // the chart's port name, unless given
+  EXPECT_EQ(c.scaler.sync_period, std::chrono::seconds(30));
+  EXPECT_EQ(c.scaler.retry_period, std::chrono::seconds(3));  // the flag
+  EXPECT_EQ(c.scaler.lease_duration, std::chrono::seconds(15));  // client-go's default
+
+  // In a pod the identity and namespace come from the downward API.
+  ::setenv("POD_NAME", "wsteer-from-env", 1);
+  ::setenv("POD_NAMESPACE", "kube-system", 1);
+  const auto env = parse({"--config", write("env.yaml", std::string(kScaledService) + "peers-service: wsteer/m\n")});
+  ::unsetenv("POD_NAME");
+  ::unsetenv("POD_NAMESPACE");
+  EXPECT_EQ(env.scaler.pod_name, "wsteer-from-env");
+  EXPECT_EQ(env.scaler.pod_namespace, "kube-system");
+  EXPECT_FALSE(parse({"--service", "a/b=0.0.0.0:1"}).services.at(0).scaling.enabled);  // off by default
+}
+
+TEST_F(AgentConfigDeathTest, BadScalingSettingsExitWithAClearMessage) {
+  const auto no_peers = write("no-peers.yaml", std::string(kScaledService) + "pod-namespace: wsteer\n");
+  EXPECT_EXIT(parse({"--config", no_peers}), ::testing::ExitedWithCode(2), "--peers-service");
+  const auto no_ns = write("no-ns.yaml", std::string(kScaledService) + "peers-service: wsteer/m\n");
+  EXPECT_EXIT(parse({"--config", no_ns}), ::testing::ExitedWithCode(2), "--pod-namespace");
+  const auto file = write("file.yaml",
+                          "pod-namespace: w\npeers-service: w/m\nservices:\n  - endpoints-file: /e\n    listen: 0.0.0.0:1\n"
+                          "    scaling: {target: {kind: Deployment, name: x}, target-connections-per-pod: 1, max-replicas: 2}\n");
+  EXPECT_EXIT(parse({"--config", file}), ::testing::ExitedWithCode(2), "needs a Kubernetes Service");
+  const auto twice = write("twice.yaml", std::string(kScaledService) +
+                                             "  - service: games/chat2\n    listen: 0.0.0.0:8081\n"
+                                             "    scaling: {target: {kind: Deployment, name: chat}, "
+                                             "target-connections-per-pod: 1, max-replicas: 2}\n"
+                                             "pod-namespace: w\npeers-service: w/m\n");
+  EXPECT_EXIT(parse({"--config", twice}), ::testing::ExitedWithCode(2), "scaled by another service");
+  const auto lease = write("lease.yaml", std::string(kScaledService) + "pod-namespace: w\npeers-service: w/m\n");
+  EXPECT_EXIT(parse({"--config", lease, "--scaler-renew-deadline", "20s"}), ::testing::ExitedWithCode(2),
+              "lease duration must be greater than the renew deadline");
+  const auto mode = write("mode.yaml", std::string(kScaledService) + "      mode: hpa\n");
+  EXPECT_EXIT(parse({"--config", mode}), ::testing::ExitedWithCode(2), "not patch or keda");
+}
+
 }  // namespace
 }  // namespace wsteer::app
