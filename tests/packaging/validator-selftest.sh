@@ -57,7 +57,7 @@ spec:
       metadata: {url: "http://a.b.svc:9090/v1/scaling?service=chat/chat", valueLocation: connections, targetValue: "100"}'
 expect "a valid ScaledObject passes" ok "1 objects, 0 problems" <<<"$scaled"
 expect "a ScaledObject typo fails" fail "/spec/scaleTargetRef/nme: unknown field" <<<"${scaled/name: chat\}/nme: chat\}}"
-expect "a ScaledObject wrong type fails" fail "/spec/triggers/0/metadata/targetValue must be string" <<<"${scaled/"100"/100}"
+expect "a ScaledObject wrong type fails" fail "/spec/triggers/0/metadata/targetValue must be string" <<<"${scaled/targetValue: ?100?/targetValue: 100}"
 expect "a duplicate key fails" fail "Map keys must be unique" <<<'apiVersion: v1
 kind: ConfigMap
 metadata: {name: a, name: b}'
