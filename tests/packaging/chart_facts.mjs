@@ -239,6 +239,9 @@ for (const t of kedaTargets) {
   const behavior = so?.spec.advanced?.horizontalPodAutoscalerConfig?.behavior;
   check("its HPA waits the scaleDownWindow before scaling down", behavior?.scaleDown?.stabilizationWindowSeconds === seconds(t.window));
 }
+const kedaMode = scaled.some((t) => t.mode === "keda");
+check(`Services: ${values.metrics.service.enabled ? "the metrics one" : "none"}${kedaMode ? " and the one KEDA calls" : ""}, no other`,
+  find("Service").length === (values.metrics.service.enabled ? 1 : 0) + (kedaMode ? 1 : 0));
 if (monitor && scalingOn) {
   const selected = find("Service").filter((s) => Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => s.metadata.labels[k] === v));
   check("the ServiceMonitor selects the metrics Service only (not the one KEDA calls)", selected.length === 1 && selected[0] === svc);
