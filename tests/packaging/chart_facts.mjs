@@ -130,5 +130,122 @@ check(`Grafana dashboard ${values.grafanaDashboard.enabled ? "carries dashboards
         same(JSON.parse(dashboard.data["wsteer.json"]), JSON.parse(readFileSync(path.join(chart, "dashboards/wsteer.json"), "utf8")))
     : dashboard === undefined);
 
+// Scaling (issue 12): what the agent is told, the identity it gets, and the RBAC that comes with it
+// (only with it). The defaults here are the agent's (docs/scaling.md), written out independently
+// of the chart's templates.
+const scalingDefaults = { mode: "patch", kind: "Deployment", minReplicas: 1, pods: 4, percent: 100,
+  scaleDownWindow: "5m", reportStaleAfter: "30s", tolerance: 0.1 };
+const scaled = values.services.filter((s) => s.scaling?.enabled === true).map((s) => {
+  const c = s.scaling;
+  const kind = c.target.kind ?? scalingDefaults.kind;
+  return {
+    entry: s, service: `${s.namespace}/${s.name}`, namespace: s.namespace, kind, name: c.target.name,
+    mode: c.mode ?? scalingDefaults.mode, perPod: c.targetConnectionsPerPod,
+    min: c.minReplicas ?? scalingDefaults.minReplicas, max: c.maxReplicas,
+    pods: c.scaleUpStep?.pods ?? scalingDefaults.pods, percent: c.scaleUpStep?.percent ?? scalingDefaults.percent,
+    window: c.scaleDownWindow ?? scalingDefaults.scaleDownWindow, stale: c.reportStaleAfter ?? scalingDefaults.reportStaleAfter,
+    tolerance: c.tolerance ?? scalingDefaults.tolerance,
+    lease: `wsteer-scaler.${kind.toLowerCase()}.${s.namespace}.${c.target.name}`,
+  };
+});
+const scalingOn = scaled.length > 0;
+const seconds = (d) => typeof d === "number" ? d
+  : [...String(d).matchAll(/([0-9]+)([hms]?)/g)].reduce((t, [, n, u]) => t + Number(n) * ({ h: 3600, m: 60 }[u] ?? 1), 0);
+check(`a scaling block exactly for the ${scaled.length} services with scaling on`, same(
+  config.services.map((s) => s.scaling ?? null),
+  values.services.map((s) => {
+    const t = scaled.find((x) => x.entry === s);
+    return t ? { enabled: true, mode: t.mode, target: { kind: t.kind, name: t.name }, "target-connections-per-pod": t.perPod,
+      "min-replicas": t.min, "max-replicas": t.max, "scale-up-step": { pods: t.pods, percent: t.percent },
+      "scale-down-window": t.window, "report-stale-after": t.stale, tolerance: t.tolerance } : null;
+  })), JSON.stringify(config.services.map((s) => s.scaling)));
+const metricsSvcName = `${ds.metadata.name}-metrics`;
+const env = Object.fromEntries((agent.env ?? []).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
+check("no pod-name or pod-namespace in the config (the agent reads POD_NAME, POD_NAMESPACE)",
+  config["pod-name"] === undefined && config["pod-namespace"] === undefined);
+if (scalingOn) {
+  check("POD_NAME and POD_NAMESPACE from the downward API", env.POD_NAME === "metadata.name" &&
+    env.POD_NAMESPACE === "metadata.namespace", JSON.stringify(agent.env));
+  const peers = find("Service").find((s) => `${s.metadata.namespace}/${s.metadata.name}` === config["peers-service"]);
+  check("peers-service is the headless metrics Service, port named metrics, selecting the agents",
+    config["peers-service"] === `wsteer/${metricsSvcName}` && peers?.spec.clusterIP === "None" &&
+    peers.spec.ports.some((p) => p.name === "metrics") &&
+    Object.entries(peers.spec.selector).every(([k, v]) => ds.spec.template.metadata.labels[k] === v), config["peers-service"]);
+  check("scaler-sync-period is the values'", String(config["scaler-sync-period"]) === String(values.scaler.syncPeriod));
+} else {
+  check("scaling off: no pod env, no peers-service, no scaler-sync-period", agent.env === undefined &&
+    config["peers-service"] === undefined && config["scaler-sync-period"] === undefined);
+}
+const r = values.rebalance;
+check(`rebalance ${r.above > 0 ? "settings are the values'" : "off: no rebalance keys"}`, r.above > 0
+  ? config["rebalance-above"] === r.above && config["rebalance-rate"] === r.rate && String(config["rebalance-min-age"]) === String(r.minAge)
+  : Object.keys(config).every((k) => !k.startsWith("rebalance-")));
+
+// RBAC: Roles exist only for scaling, and name exactly the Leases and the targets.
+const roles = find("Role");
+const roleBindings = find("RoleBinding");
+const bound = (role) => roleBindings.some((b) => b.metadata.namespace === role.metadata.namespace &&
+  b.roleRef.kind === "Role" && b.roleRef.name === role.metadata.name &&
+  same(b.subjects, [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: "wsteer" }]));
+if (!scalingOn || values.rbac.create === false) {
+  check("no Role or RoleBinding (scaling off or rbac.create false)", roles.length === 0 && roleBindings.length === 0,
+    roles.map((x) => x.metadata.name).join(", "));
+} else {
+  const leases = [...new Set(scaled.map((t) => t.lease))].sort();
+  const leaseRole = roles.find((x) => x.metadata.namespace === "wsteer" && x.rules.some((rule) => rule.resources.includes("leases")));
+  check("a Role in the release namespace: leases create, get/update of the scalers' Leases only", leaseRole !== undefined && same(leaseRole.rules, [
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: leases, verbs: ["get", "update"] },
+  ]) && bound(leaseRole), JSON.stringify(leaseRole?.rules));
+  const patched = scaled.filter((t) => t.mode === "patch");
+  const namespaces = [...new Set(patched.map((t) => t.namespace))].sort();
+  const scaleRoles = roles.filter((x) => x !== leaseRole);
+  check(`a Role per target namespace of mode patch (${namespaces.join(", ") || "none"}) and no other`,
+    same(scaleRoles.map((x) => x.metadata.namespace).sort(), namespaces) && roleBindings.length === roles.length);
+  for (const ns of namespaces) {
+    const role = scaleRoles.find((x) => x.metadata.namespace === ns);
+    const expected = ["deployment", "statefulset"].map((kind) => [kind, [...new Set(patched
+      .filter((t) => t.namespace === ns && t.kind.toLowerCase() === kind).map((t) => t.name))].sort()])
+      .filter(([, names]) => names.length)
+      .map(([kind, names]) => ({ apiGroups: ["apps"], resources: [`${kind}s/scale`], resourceNames: names, verbs: ["get", "patch"] }));
+    check(`Role ${ns}: get/patch of the scale subresource of its targets only`, role !== undefined &&
+      same(role.rules, expected) && bound(role), JSON.stringify(role?.rules));
+  }
+}
+
+// KEDA: a ScaledObject per mode-keda target when keda.enabled, calling a Service that answers.
+const scaledObjects = find("ScaledObject");
+const kedaTargets = values.keda.enabled ? scaled.filter((t) => t.mode === "keda") : [];
+check(`${kedaTargets.length} ScaledObject(s), one per mode-keda target`, scaledObjects.length === kedaTargets.length);
+for (const t of kedaTargets) {
+  const so = scaledObjects.find((o) => o.metadata.namespace === t.namespace && o.spec.scaleTargetRef.name === t.name &&
+    o.spec.scaleTargetRef.kind === t.kind);
+  const trigger = so?.spec.triggers?.[0];
+  let url = null;
+  try { url = new URL(trigger.metadata.url); } catch { /* reported below */ }
+  const [host, svcNs] = url?.hostname.split(".") ?? [];
+  const target = find("Service").find((s) => s.metadata.name === host && s.metadata.namespace === svcNs);
+  check(`ScaledObject for ${t.kind} ${t.namespace}/${t.name}: apps/v1 target, min/max, metrics-api on connections`,
+    so !== undefined && so.spec.scaleTargetRef.apiVersion === "apps/v1" && so.spec.minReplicaCount === t.min &&
+    so.spec.maxReplicaCount === t.max && so.spec.triggers.length === 1 && trigger.type === "metrics-api" &&
+    trigger.metadata.valueLocation === "connections" && trigger.metadata.targetValue === String(t.perPod) &&
+    so.spec.fallback === undefined, JSON.stringify(so?.spec));
+  check(`its URL is /v1/scaling?service=${t.service} on a ClusterIP Service of the agents' metrics port`,
+    url?.pathname === "/v1/scaling" && url.searchParams.get("service") === t.service && svcNs === "wsteer" &&
+    url.hostname === `${host}.wsteer.svc` && target !== undefined && target.spec.clusterIP !== "None" &&
+    Object.entries(target.spec.selector).every(([k, v]) => ds.spec.template.metadata.labels[k] === v) &&
+    target.spec.ports.some((p) => p.port === Number(url.port) && (p.targetPort ?? p.port) === values.metrics.port),
+    trigger?.metadata.url);
+  const behavior = so?.spec.advanced?.horizontalPodAutoscalerConfig?.behavior;
+  check("its HPA waits the scaleDownWindow before scaling down", behavior?.scaleDown?.stabilizationWindowSeconds === seconds(t.window));
+}
+const kedaMode = scaled.some((t) => t.mode === "keda");
+check(`Services: ${values.metrics.service.enabled ? "the metrics one" : "none"}${kedaMode ? " and the one KEDA calls" : ""}, no other`,
+  find("Service").length === (values.metrics.service.enabled ? 1 : 0) + (kedaMode ? 1 : 0));
+if (monitor && scalingOn) {
+  const selected = find("Service").filter((s) => Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => s.metadata.labels[k] === v));
+  check("the ServiceMonitor selects the metrics Service only (not the one KEDA calls)", selected.length === 1 && selected[0] === svc);
+}
+
 console.log(`${problems} problems`);
 process.exit(problems ? 1 : 0);

@@ -1,6 +1,6 @@
 // Validates every object of a rendered chart (multi-document YAML, a file or stdin) against the
-// Kubernetes OpenAPI schemas compiled into kubernetes-models, and the prometheus-operator CRDs'
-// schemas for monitoring.coreos.com. Fails on a YAML error (duplicate keys included), on an object
+// Kubernetes OpenAPI schemas compiled into kubernetes-models, the prometheus-operator CRDs'
+// schemas for monitoring.coreos.com and KEDA's (@kubernetes-models/keda) for keda.sh. Fails on a YAML error (duplicate keys included), on an object
 // of a kind it has no schema for, on any schema violation, and on a field the API does not have
 // (unknown_fields.mjs). Prints one line per object.
 //
@@ -27,8 +27,11 @@ const YAML = await importPackageFile("yaml", "dist/index.js").catch(() => load("
 
 // apiVersion -> the module holding its models.
 // Core group is "v1"; the others are "group/version", as kubernetes-models lays them out.
-const packageFor = (apiVersion) =>
-  apiVersion.startsWith("monitoring.coreos.com/") ? "@kubernetes-models/prometheus-operator" : "kubernetes-models";
+const crdPackages = {
+  "monitoring.coreos.com": "@kubernetes-models/prometheus-operator",
+  "keda.sh": "@kubernetes-models/keda",
+};
+const packageFor = (apiVersion) => crdPackages[apiVersion.split("/").slice(0, -1).join("/")] ?? "kubernetes-models";
 // One model file per kind (the group's index would load every model of the group).
 const modelsFor = (apiVersion, kind) => importPackageFile(packageFor(apiVersion), `${apiVersion}/${kind}.js`);
 

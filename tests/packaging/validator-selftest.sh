@@ -45,6 +45,19 @@ metadata: {name: x}
 spec:
   selector: {matchLabels: {a: b}}
   endpoints: [{port: metrics, relabellings: []}]'
+scaled='apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: x, namespace: chat}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: chat}
+  minReplicaCount: 1
+  maxReplicaCount: 5
+  triggers:
+    - type: metrics-api
+      metadata: {url: "http://a.b.svc:9090/v1/scaling?service=chat/chat", valueLocation: connections, targetValue: "100"}'
+expect "a valid ScaledObject passes" ok "1 objects, 0 problems" <<<"$scaled"
+expect "a ScaledObject typo fails" fail "/spec/scaleTargetRef/nme: unknown field" <<<"${scaled/name: chat\}/nme: chat\}}"
+expect "a ScaledObject wrong type fails" fail "/spec/triggers/0/metadata/targetValue must be string" <<<"${scaled/targetValue: ?100?/targetValue: 100}"
 expect "a duplicate key fails" fail "Map keys must be unique" <<<'apiVersion: v1
 kind: ConfigMap
 metadata: {name: a, name: b}'

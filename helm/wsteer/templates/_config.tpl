@@ -15,6 +15,20 @@ services:
     {{- with .hashKey }}
     hash-key: {{ toJson . }}
     {{- end }}
+    {{- $scaling := include "wsteer.scalingOf" (list $ .) | fromJson }}
+    {{- if $scaling.enabled }}
+    scaling:
+      enabled: true
+      mode: {{ $scaling.mode }}
+      target: {kind: {{ $scaling.target.kind }}, name: {{ $scaling.target.name | quote }}}
+      target-connections-per-pod: {{ int64 $scaling.targetConnectionsPerPod }}
+      min-replicas: {{ int64 $scaling.minReplicas }}
+      max-replicas: {{ int64 $scaling.maxReplicas }}
+      scale-up-step: {pods: {{ int64 $scaling.scaleUpStep.pods }}, percent: {{ int64 $scaling.scaleUpStep.percent }}}
+      scale-down-window: {{ include "wsteer.duration" $scaling.scaleDownWindow }}
+      report-stale-after: {{ include "wsteer.duration" $scaling.reportStaleAfter }}
+      tolerance: {{ $scaling.tolerance }}
+    {{- end }}
 {{- end }}
 metrics-listen: {{ include "wsteer.hostPort" (list .Values.metrics.listenAddress .Values.metrics.port) | quote }}
 bpffs: {{ .Values.bpffsPath | quote }}
@@ -44,4 +58,14 @@ cookie-http-only: {{ .httpOnly }}
 balance-factor: {{ .Values.balanceFactor }}
 maglev-size: {{ int .Values.maglevSize }}
 splice-buffer-limit: {{ int64 .Values.spliceBufferLimit }}
+{{- if include "wsteer.scalingOn" . }}
+{{- /* pod-name and pod-namespace come from the env (POD_NAME, POD_NAMESPACE: the downward API). */}}
+peers-service: {{ printf "%s/%s" .Release.Namespace (include "wsteer.metricsServiceName" .) | quote }}
+scaler-sync-period: {{ include "wsteer.duration" .Values.scaler.syncPeriod }}
+{{- end }}
+{{- if gt (float64 .Values.rebalance.above) 0.0 }}
+rebalance-above: {{ .Values.rebalance.above }}
+rebalance-rate: {{ int64 .Values.rebalance.rate }}
+rebalance-min-age: {{ include "wsteer.duration" .Values.rebalance.minAge }}
+{{- end }}
 {{- end -}}
