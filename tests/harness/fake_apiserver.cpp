@@ -355,9 +355,9 @@ void FakeApiServer::set_user(const std::string& token, const std::string& user) 
 }
 
 void FakeApiServer::allow(const std::string& token, const std::string& verb, const std::string& group,
-                          const std::string& resource, const std::string& ns) {
+                          const std::string& resource, const std::string& ns, std::vector<std::string> resource_names) {
   std::lock_guard lock(impl_->mu);
-  impl_->state.rules.push_back({token, verb, group, resource, ns});
+  impl_->state.rules.push_back({token, verb, group, resource, ns, std::move(resource_names)});
 }
 
 void FakeApiServer::clear_rules() {

@@ -55,8 +55,9 @@ class FakeApiServer {
   // message. verb: get|list|watch|create|update|patch|delete|"*"; group: "" core,
   // "discovery.k8s.io", ... or "*"; resource: "endpointslices", "deployments/scale", ... or "*";
   // ns "": all namespaces (and cluster-wide requests), else that namespace only.
+  // resource_names: as RBAC's resourceNames (empty: any object; else only requests naming one).
   void allow(const std::string& token, const std::string& verb, const std::string& group,
-             const std::string& resource, const std::string& ns = "");
+             const std::string& resource, const std::string& ns = "", std::vector<std::string> resource_names = {});
   void clear_rules();
 
   // Store operations, as a controller would do them. Each write bumps the global resourceVersion,

@@ -125,6 +125,8 @@ bool allowed(const ApiState& state, const std::string& token, const RequestInfo&
     if (r.group != "*" && r.group != info.group) continue;
     if (r.resource != "*" && r.resource != resource) continue;
     if (!r.ns.empty() && r.ns != info.ns) continue;
+    // As RBAC: a rule with resourceNames never matches a request without a name (create, list).
+    if (!r.names.empty() && std::find(r.names.begin(), r.names.end(), info.name) == r.names.end()) continue;
     return true;
   }
   return false;

@@ -19,6 +19,7 @@ namespace wsteer::test::fake {
 
 struct Rule {
   std::string token, verb, group, resource, ns;
+  std::vector<std::string> names;  // resourceNames: empty = any; else only requests naming one of them
 };
 
 struct ApiState {

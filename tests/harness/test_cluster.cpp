@@ -172,11 +172,14 @@ void grant_chart_roles(FakeApiServer& server, const std::string& token, const st
     if (!doc["kind"] || doc["kind"].as<std::string>() != "Role") continue;
     ++roles;
     const auto ns = doc["metadata"]["namespace"].as<std::string>();
-    for (const auto& rule : doc["rules"])
+    for (const auto& rule : doc["rules"]) {
+      std::vector<std::string> names;
+      for (const auto& n : rule["resourceNames"]) names.push_back(n.as<std::string>());
       for (const auto& group : rule["apiGroups"])
         for (const auto& resource : rule["resources"])
           for (const auto& verb : rule["verbs"])
-            server.allow(token, verb.as<std::string>(), group.as<std::string>(), resource.as<std::string>(), ns);
+            server.allow(token, verb.as<std::string>(), group.as<std::string>(), resource.as<std::string>(), ns, names);
+    }
   }
   if (roles == 0) throw std::runtime_error("the chart renders no Role for these values:\n" + values_yaml);
 }

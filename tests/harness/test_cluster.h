@@ -50,8 +50,8 @@ std::filesystem::path write_kubeconfig(const std::filesystem::path& dir, const T
                                        const std::filesystem::path& token_file);
 
 // Grants `token` what the chart's namespaced Roles allow when rendered with `values_yaml` (the
-// scaler's Lease and scale rights), in the Roles' namespaces. The test API server checks verbs
-// and resources, not resourceNames. Throws std::runtime_error when the chart renders no Role.
+// scaler's Lease and scale rights), in the Roles' namespaces, resourceNames included. Throws
+// std::runtime_error when the chart renders no Role.
 void grant_chart_roles(FakeApiServer& server, const std::string& token, const std::string& values_yaml,
                        const std::filesystem::path& scratch);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The agent accepts the config.yaml the chart's ConfigMap carries, for every values file: renders
 # the ConfigMap, extracts config.yaml, points cookie-secret-file at a throwaway secret, and asks
-# wsteer-agent to check it without starting (--check-config).
+# wsteer-agent to check it without starting (--check-config), with the environment the DaemonSet
+# gives it (POD_NAME and POD_NAMESPACE from the downward API, when it sets them).
 # Usage: agent-accepts-config.sh HELM CHART WSTEER_AGENT VALUES_FILE...
 set -euo pipefail
 helm=$1 chart=$2 agent=$3
@@ -29,7 +30,12 @@ for values in "$@"; do
     if (config["cookie-secret-file"]) config["cookie-secret-file"] = secret;
     writeFileSync(out, YAML.stringify(config));
   ' "$work/cm.yaml" "$work/config.yaml" "$work/secret"
-  if output=$("$agent" --check-config --config "$work/config.yaml" 2>&1); then
+  env=()
+  if "$helm" template wsteer "$chart" --namespace wsteer -f "$values" --show-only templates/daemonset.yaml |
+    grep -q "name: POD_NAMESPACE"; then
+    env=(POD_NAME=wsteer-agent-test POD_NAMESPACE=wsteer)
+  fi
+  if output=$(env -u POD_NAME -u POD_NAMESPACE "${env[@]}" "$agent" --check-config --config "$work/config.yaml" 2>&1); then
     echo "ok   $(basename "$values"): the agent accepts its config"
   else
     echo "FAIL $(basename "$values"): the agent refuses the rendered config: $output" >&2

@@ -360,5 +360,20 @@ TEST(FakeApiServer, ScaleSubresourceReadsAndWritesTheDeploymentsReplicas) {
   EXPECT_EQ(c.request(http::verb::put, path, "test-token", json::serialize(scale)).result_int(), 409);
 }
 
+
+TEST(FakeApiServer, ResourceNamesLimitARuleToTheNamedObjects) {
+  FakeApiServer server;
+  for (const auto* name : {"web", "api"})
+    server.apply("apps/v1", "deployments",
+                 json::object{{"metadata", json::object{{"namespace", "default"}, {"name", name}}}, {"spec", json::object{{"replicas", 1}}}});
+  server.allow("test-token", "get", "apps", "deployments/scale", "default", {"web"});
+  server.allow("test-token", "list", "apps", "deployments", "default", {"web"});
+  Client c(server);
+  EXPECT_EQ(c.request(http::verb::get, "/apis/apps/v1/namespaces/default/deployments/web/scale").result_int(), 200);
+  EXPECT_EQ(c.request(http::verb::get, "/apis/apps/v1/namespaces/default/deployments/api/scale").result_int(), 403);
+  // As RBAC: a request without a name (a list, a create) never matches a rule with resourceNames.
+  EXPECT_EQ(c.request(http::verb::get, "/apis/apps/v1/namespaces/default/deployments").result_int(), 403);
+}
+
 }  // namespace
 }  // namespace wsteer::test
