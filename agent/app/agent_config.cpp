@@ -1,4 +1,5 @@
 #include "app/agent_config.h"
+#include "app/xdp_settings.h"
 
 #include <CLI/CLI.hpp>
 #include <boost/url/parse.hpp>
@@ -27,6 +28,7 @@ struct Settings {
   std::optional<double> shutdown_grace, balance_factor, handshake_timeout, connect_timeout;
   std::optional<std::uint32_t> maglev_size;
   std::optional<std::uint64_t> splice_buffer_limit;
+  XdpSettings xdp;  // --xdp-* / xdp-*
 };
 
 template <typename T>
@@ -89,6 +91,7 @@ Settings read_yaml(const std::filesystem::path& path) {
     else if (key == "balance-factor") take(s.balance_factor, v, "balance-factor");
     else if (key == "maglev-size") take(s.maglev_size, v, "maglev-size");
     else if (key == "splice-buffer-limit") take(s.splice_buffer_limit, v, "splice-buffer-limit");
+    else if (s.xdp.read_yaml(key, v)) continue;
     else throw std::invalid_argument("config " + path.string() + ": unknown key '" + key + "'");
   }
   return s;
@@ -125,6 +128,7 @@ void merge(Settings& flags, const Settings& file) {
   fill(flags.connect_timeout, file.connect_timeout);
   fill(flags.maglev_size, file.maglev_size);
   fill(flags.splice_buffer_limit, file.splice_buffer_limit);
+  flags.xdp.fill_from(file.xdp);
 }
 
 std::string read_secret(const std::filesystem::path& path) {
@@ -210,6 +214,7 @@ AgentConfig build(const Settings& s) {
   if (s.maglev_size) c.steering.maglev_size = *s.maglev_size;
   if (s.splice_buffer_limit) c.proxy.splice_buffer_limit = *s.splice_buffer_limit;
   steering::validate_steering_config(c.steering);
+  c.xdp = s.xdp.build();
   return c;
 }
 
@@ -274,6 +279,7 @@ AgentConfig parse_agent_config(int argc, char** argv) {
                  "Per flow and direction, bytes a spliced flow may hold between sender and a slow reader "
                  "before TCP slows the sender (e.g. 4MiB; 0 = no limit; default 4MiB)")
       ->transform(CLI::AsSizeValue(false));
+  flags.xdp.add_flags(app);
   try {
     app.parse(argc, argv);
     if (config_file) merge(flags, read_yaml(*config_file));

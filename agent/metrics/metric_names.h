@@ -47,6 +47,9 @@ inline constexpr std::string_view k8s_relists_total = "wsteer_k8s_relists_total"
 inline constexpr std::string_view k8s_errors_total = "wsteer_k8s_errors_total";
 inline constexpr std::string_view k8s_last_sync_timestamp_seconds = "wsteer_k8s_last_sync_timestamp_seconds";
 
+// Read at scrape time from the XDP guard's per-CPU counters (app/xdp_front_door.cpp).
+inline constexpr std::string_view xdp_packets_total = "wsteer_xdp_packets_total";
+
 enum class Type { counter, gauge, histogram };
 
 struct Family {
@@ -54,9 +57,9 @@ struct Family {
   Type type;
   bool splice_only;  // only meaningful with the splice datapath: may be absent or empty with userspace
   bool kubernetes_only = false;  // only exported when the agent follows a Kubernetes Service
+  bool xdp_only = false;         // only exported with --xdp-interfaces
 };
 
-// No XDP counters: the XDP guard does not exist yet, so nothing is exported for it.
 inline constexpr std::array kFamilies = {
     Family{connections_total, Type::counter, false},
     Family{connections_active, Type::gauge, false},
@@ -87,6 +90,7 @@ inline constexpr std::array kFamilies = {
     Family{k8s_relists_total, Type::counter, false, true},
     Family{k8s_errors_total, Type::counter, false, true},
     Family{k8s_last_sync_timestamp_seconds, Type::gauge, false, true},
+    Family{xdp_packets_total, Type::counter, false, false, true},
 };
 
 }  // namespace wsteer::metrics::names
