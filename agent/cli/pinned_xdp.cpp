@@ -58,7 +58,7 @@ XdpSnapshot PinnedXdp::snapshot() const {
     UniqueFd fd(bpf_obj_get(entry.path().c_str()));
     bpf_link_info info{};
     __u32 len = sizeof(info);
-    if (fd && bpf_link_get_info_by_fd(fd.get(), &info, &len) == 0) {
+    if (fd && bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0) {
       link.link_id = info.id;
       link.prog_id = info.prog_id;
       link.ifindex = static_cast<int>(info.xdp.ifindex);

@@ -44,4 +44,18 @@ cookie-http-only: {{ .httpOnly }}
 balance-factor: {{ .Values.balanceFactor }}
 maglev-size: {{ int .Values.maglevSize }}
 splice-buffer-limit: {{ int64 .Values.spliceBufferLimit }}
+{{- include "wsteer.agentConfigXdp" . }}
+{{- end -}}
+{{- /* The XDP front door (docs/xdp.md): only when enabled. */ -}}
+{{- define "wsteer.agentConfigXdp" -}}
+{{- with .Values.xdp }}
+{{- if .enabled }}
+xdp-interfaces: {{ toJson .interfaces }}
+xdp-syn-rate: {{ int64 .synRate }}
+xdp-syn-burst: {{ int64 .synBurst }}
+xdp-max-conns-per-source: {{ int64 .maxConnsPerSource }}
+xdp-deny: {{ toJson .deny }}
+xdp-allow: {{ toJson .allow }}
+{{- end }}
+{{- end }}
 {{- end -}}
