@@ -120,22 +120,27 @@ FloodResult flood(const std::string& netns, const std::string& interface, FrameS
     ::close(fd);
     throw std::runtime_error("flood: no interface " + interface + " in " + netns);
   }
-  constexpr std::size_t kBatch = 64;
-  std::vector<std::vector<std::uint8_t>> frames(kBatch);
+  // A pool of ready frames (distinct source ports, and sources if asked), sent round-robin: the
+  // generator's cost per frame is the syscall's share, not building frames.
+  constexpr std::size_t kBatch = 64, kPool = 4096;
+  const std::string base_ip = spec.src_ip;
+  std::vector<std::vector<std::uint8_t>> pool(kPool);
+  for (std::size_t n = 0; n < kPool; ++n) {
+    spec.src_port = static_cast<std::uint16_t>(1024 + n * 13 % 60000);
+    if (spread_sources && base_ip.find(':') == std::string::npos)
+      spec.src_ip = base_ip.substr(0, base_ip.rfind('.') + 1) + std::to_string(1 + n % 250);
+    pool[n] = build_frame(spec);
+  }
   std::vector<iovec> iov(kBatch);
   std::vector<mmsghdr> msgs(kBatch);
-  const std::string base_ip = spec.src_ip;
   FloodResult result;
   const auto start = std::chrono::steady_clock::now();
-  std::uint64_t n = 0;
+  std::size_t next = 0;
   while (result.sent < count) {
     const std::size_t batch = static_cast<std::size_t>(std::min<std::uint64_t>(kBatch, count - result.sent));
-    for (std::size_t i = 0; i < batch; ++i, ++n) {
-      spec.src_port = static_cast<std::uint16_t>(1024 + n % 60000);
-      if (spread_sources && base_ip.find(':') == std::string::npos)
-        spec.src_ip = base_ip.substr(0, base_ip.rfind('.') + 1) + std::to_string(1 + n % 250);
-      frames[i] = build_frame(spec);
-      iov[i] = {frames[i].data(), frames[i].size()};
+    for (std::size_t i = 0; i < batch; ++i) {
+      auto& frame = pool[(next + i) % kPool];
+      iov[i] = {frame.data(), frame.size()};
       msgs[i] = {};
       msgs[i].msg_hdr.msg_name = &addr;
       msgs[i].msg_hdr.msg_namelen = sizeof(addr);
@@ -149,6 +154,7 @@ FloodResult flood(const std::string& netns, const std::string& interface, FrameS
       ::close(fd);
       throw std::system_error(err, std::generic_category(), "sendmmsg on " + interface);
     }
+    next += static_cast<std::size_t>(sent);
     result.sent += static_cast<std::uint64_t>(sent);
     if ((result.sent & 0xfff) < kBatch &&
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > max_seconds)
