@@ -63,12 +63,14 @@ XdpGuard::XdpGuard(const std::filesystem::path& bpffs, const XdpConfig& config,
     for (const auto& name : config.interfaces) attach(name);
     drop_stale_links(config);
   } catch (...) {
-    this->~XdpGuard();
+    release();  // the destructor does not run for a constructor that throws
     throw;
   }
 }
 
-XdpGuard::~XdpGuard() {
+XdpGuard::~XdpGuard() { release(); }
+
+void XdpGuard::release() noexcept {
   // Unpinning drops the pin's reference; closing ours destroys the link, which detaches.
   for (auto& a : attachments_) {
     std::error_code ec;
@@ -83,6 +85,8 @@ XdpGuard::~XdpGuard() {
   }
   std::error_code ec;
   std::filesystem::remove(pin_dir_, ec);  // only if empty: a stale link pin of ours is never left
+  // The --bpffs folder too, if nothing else is in it (with --datapath userspace we created it).
+  std::filesystem::remove(pin_dir_.parent_path(), ec);
   lock_.reset();
 }
 

@@ -50,6 +50,8 @@ class XdpGuard {
   void pin_maps();
   void attach(const std::string& interface);
   void drop_stale_links(const XdpConfig& config);
+  // Unpins and detaches what this object attached, unpins its maps, removes the folder if empty.
+  void release() noexcept;
 
   std::filesystem::path pin_dir_;
   UniqueFd lock_;
