@@ -4,12 +4,13 @@
 // flooder). Checks: the flood is dropped at XDP and counted while every legitimate connection
 // succeeds; deny lists block and allow lists exempt (config and wsteerctl); the per-source
 // connection cap holds and frees up on close; IPv6 by /64; malformed frames are dropped, VLAN
-// frames passed; the pinned link survives a killed agent and is taken over; a clean exit leaves
+// frames and traffic to other ports passed untouched; the pinned link survives a killed agent and is taken over; a clean exit leaves
 // no link, no program, no pin.
 #include "harness/agent_under_test.h"
 #include "harness/command.h"
 #include "harness/netns.h"
 #include "harness/privileges.h"
+#include "harness/prom_text.h"
 #include "harness/syn_flood.h"
 #include "harness/ws_client.h"
 
@@ -158,6 +159,14 @@ TEST_F(XdpGuardE2E, SynFloodIsDroppedAtXdpWhileEveryLegitimateClientConnects) {
     const auto comma = p.find(',');
     EXPECT_GE(xdp_packets(first, p.substr(0, comma), p.substr(comma + 1)), 0) << pair << " not exported";
   }
+  // A well-formed family a scraper accepts: HELP, TYPE counter.
+  const auto reply = http_exchange(topology_->agent_ns(), agent_->host(), AgentUnderTest::kMetricsPort,
+                                   "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  const auto exposition = prom::parse(reply.body);
+  ASSERT_TRUE(exposition.families.count("wsteer_xdp_packets_total"));
+  const auto& family = exposition.families.at("wsteer_xdp_packets_total");
+  EXPECT_TRUE(family.help && !family.help->empty());
+  EXPECT_EQ(family.type.value_or(""), "counter");
   // Native mode on both veth ends.
   const auto status = ctl_json({"xdp", "status"});
   ASSERT_EQ(status.at("interfaces").as_array().size(), 2u);
@@ -273,7 +282,7 @@ TEST_F(XdpGuardE2E, ConnectionCapPerSourceHoldsAndFreesOnClose) {
   EXPECT_TRUE(can_connect(kAgent4, 3000ms));
 }
 
-TEST_F(XdpGuardE2E, MalformedFramesAreDroppedVlanFramesPassUntouched) {
+TEST_F(XdpGuardE2E, MalformedFramesAreDroppedVlanAndOtherPortsPassUntouched) {
   start_agent({});
   std::uint64_t malformed = 0;
   for (auto defect : {FrameSpec::Defect::short_doff, FrameSpec::Defect::bad_ihl, FrameSpec::Defect::truncated_tcp}) {
@@ -287,7 +296,14 @@ TEST_F(XdpGuardE2E, MalformedFramesAreDroppedVlanFramesPassUntouched) {
   auto vlan = syn_from_flooder();
   vlan.vlan = 77;
   const auto tagged = flood(flooder_, "vx", vlan, 1000).sent;
+  // Only the listen ports are judged: a flood (even malformed) to another port passes at once.
+  auto other = syn_from_flooder();
+  other.dst_port = 9999;
+  const auto not_guarded = flood(flooder_, "vx", other, 1000).sent;
+  other.defect = FrameSpec::Defect::short_doff;
+  const auto not_guarded_bad = flood(flooder_, "vx", other, 1000).sent;
   const auto m = agent_->metrics();
+  EXPECT_GE(xdp_packets(m, "pass", "not_guarded"), static_cast<double>(not_guarded + not_guarded_bad));
   EXPECT_EQ(xdp_packets(m, "drop", "malformed"), static_cast<double>(malformed));
   EXPECT_GE(xdp_packets(m, "pass", "vlan"), static_cast<double>(tagged));
   EXPECT_EQ(xdp_packets(m, "drop", "syn_rate"), 0);  // the VLAN SYNs never met the bucket
