@@ -4,8 +4,8 @@
 // flooder). Checks: the flood is dropped at XDP and counted while every legitimate connection
 // succeeds; deny lists block and allow lists exempt (config and wsteerctl); the per-source
 // connection cap holds and frees up on close; IPv6 by /64; malformed frames are dropped, VLAN
-// frames and traffic to other ports passed untouched; the pinned link survives a killed agent and is taken over; a clean exit leaves
-// no link, no program, no pin.
+// frames and traffic to other ports passed untouched; the pinned link survives a killed agent and
+// is taken over; a clean exit leaves no link, no program, no pin.
 #include "harness/agent_under_test.h"
 #include "harness/command.h"
 #include "harness/netns.h"
