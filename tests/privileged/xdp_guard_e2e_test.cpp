@@ -74,11 +74,11 @@ class XdpGuardE2E : public ::testing::Test {
   }
 
   // The agent on [::]:8080 (IPv4 and IPv6) with the XDP guard on vc and vx.
-  void start_agent(std::vector<std::string> extra) {
+  void start_agent(std::vector<std::string> extra, const std::string& datapath = "splice") {
     std::vector<std::string> args{"--listen", "[::]:8080", "--endpoints-file", endpoints_.string(),
                                   "--xdp-interfaces", "vc,vx"};
     args.insert(args.end(), extra.begin(), extra.end());
-    agent_ = std::make_unique<AgentUnderTest>(*topology_, dir_, AgentUnderTest::kServicesFromArgs, "splice", args);
+    agent_ = std::make_unique<AgentUnderTest>(*topology_, dir_, AgentUnderTest::kServicesFromArgs, datapath, args);
   }
 
   // wsteerctl in the agent's network namespace (nsenter keeps our mounts, so bpffs stays visible):
@@ -256,6 +256,8 @@ TEST_F(XdpGuardE2E, DenyListBlocksAndAllowListExempts) {
   EXPECT_NE(bad.err.find("host bits"), std::string::npos) << bad.err;
 }
 
+// The cap: a spliced flow is counted out by SpliceDatapath::remove(), a userspace session when it
+// ends (next test).
 TEST_F(XdpGuardE2E, ConnectionCapPerSourceHoldsAndFreesOnClose) {
   start_agent({"--xdp-max-conns-per-source", "5", "--xdp-syn-rate", "0"});
   asio::io_context io;
@@ -276,6 +278,26 @@ TEST_F(XdpGuardE2E, ConnectionCapPerSourceHoldsAndFreesOnClose) {
   bool freed = false;
   for (int i = 0; i < 50 && !freed; ++i) {
     freed = open_connections() == 4;
+    if (!freed) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(freed);
+  EXPECT_TRUE(can_connect(kAgent4, 3000ms));
+}
+
+TEST_F(XdpGuardE2E, ConnectionCapHoldsWithTheUserspaceDatapathToo) {
+  start_agent({"--xdp-max-conns-per-source", "2", "--xdp-syn-rate", "0"}, "userspace");
+  asio::io_context io;
+  std::vector<Connected> open;
+  for (int i = 0; i < 2; ++i)
+    run_in_netns(io, topology_->client_ns(), 3s, [&]() -> asio::awaitable<void> {
+      open.push_back(co_await connect_ws(kAgent4, 8080));
+    });
+  EXPECT_FALSE(can_connect(kAgent4)) << "a third connection got past the cap of 2";
+  open.pop_back();
+  io.poll();
+  bool freed = false;
+  for (int i = 0; i < 50 && !freed; ++i) {
+    freed = ctl_json({"xdp", "status"}).at("open_connections").to_number<std::uint64_t>() == 1;
     if (!freed) std::this_thread::sleep_for(100ms);
   }
   ASSERT_TRUE(freed);
