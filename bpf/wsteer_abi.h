@@ -131,4 +131,68 @@ struct wsteer_service_info {
 	__u32 pad1;
 };
 
+/*
+ * XDP front door (bpf/xdp_guard.bpf.c, agent/datapath/xdp_guard.*): maps pinned in <bpffs>/xdp/.
+ * A source is one IPv4 address (as ::ffff:a.b.c.d) or one IPv6 /64 (the last 8 bytes zero).
+ */
+#define WSTEER_XDP_MAX_PORTS 64
+#define WSTEER_XDP_MAX_SOURCES 65536
+#define WSTEER_XDP_MAX_CIDRS 16384
+
+/* Why the guard let a frame through or dropped it: the index of wsteer_xdp_counters. Each reason
+ * belongs to exactly one action (wsteer_xdp_reason_drops). */
+enum wsteer_xdp_reason {
+	WSTEER_XDP_PASS_NOT_GUARDED = 0, /* not IPv4/IPv6 TCP to a listen port (or a later IPv4 fragment) */
+	WSTEER_XDP_PASS_VLAN = 1,        /* VLAN-tagged: passed untouched */
+	WSTEER_XDP_PASS_ALLOWED = 2,     /* source on the allow list: exempt from every check */
+	WSTEER_XDP_PASS_ESTABLISHED = 3, /* not a new connection (no SYN, or SYN+ACK): never limited */
+	WSTEER_XDP_PASS_SYN = 4,         /* a SYN within its source's rate and connection cap */
+	WSTEER_XDP_DROP_DENIED = 5,      /* source on the deny list */
+	WSTEER_XDP_DROP_SYN_RATE = 6,    /* SYN over its source's token bucket */
+	WSTEER_XDP_DROP_CONN_LIMIT = 7,  /* SYN from a source at --xdp-max-conns-per-source */
+	WSTEER_XDP_DROP_MALFORMED = 8,   /* to a listen port, but truncated headers, bad IHL/doff or length */
+	WSTEER_XDP_REASON_COUNT = 9,
+};
+
+/* Key of wsteer_xdp_sources and wsteer_xdp_conns. */
+struct wsteer_xdp_source {
+	__u8 addr[16]; /* IPv4 as ::ffff:a.b.c.d; IPv6 masked to its /64 */
+};
+
+/* Value of wsteer_xdp_sources (LRU hash): a source's SYN token bucket and what the guard dropped. */
+struct wsteer_xdp_source_state {
+	__u64 credit_ns;    /* token bucket: one SYN costs wsteer_xdp_config.syn_cost_ns of credit */
+	__u64 refilled_ns;  /* bpf_ktime_get_ns() of the last refill */
+	__u64 syns;         /* SYNs seen from this source */
+	__u64 rate_drops;   /* SYNs dropped over the rate */
+	__u64 cap_drops;    /* SYNs dropped at the connection cap */
+	__u64 last_drop_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last drop; 0: never */
+};
+
+/* Value of wsteer_xdp_config (array, one entry), written by the agent before it attaches. */
+struct wsteer_xdp_config {
+	__u32 syn_rate;             /* SYNs per second per source; 0: no rate limit */
+	__u32 syn_burst;            /* SYNs a quiet source may send at once */
+	__u64 syn_cost_ns;          /* 1e9 / syn_rate */
+	__u64 syn_burst_ns;         /* syn_burst * syn_cost_ns: the bucket's capacity */
+	__u32 max_conns_per_source; /* 0: no cap */
+	__u32 pad0;
+};
+
+/* Keys of the LPM tries wsteer_xdp_{deny,allow}{4,6}; prefixlen counts bits of addr. */
+struct wsteer_xdp_lpm4 {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+struct wsteer_xdp_lpm6 {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* Value of the LPM tries: who added the CIDR (the agent re-adds config entries at every start). */
+enum wsteer_xdp_origin {
+	WSTEER_XDP_ORIGIN_CONFIG = 1, /* --config / Helm values */
+	WSTEER_XDP_ORIGIN_CLI = 2,    /* wsteerctl xdp deny|allow */
+};
+
 #endif /* WSTEER_ABI_H */

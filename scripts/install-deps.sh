@@ -33,7 +33,7 @@ test=(
   # the Kubernetes tests' real-server tier (tests/k8s/kube-apiserver.sh, when WSTEER_KUBE_APISERVER is set)
   etcd-server curl openssl
 )
-bench=(haproxy nginx jq gnuplot-nox)
+bench=(haproxy nginx jq gnuplot-nox nftables)  # nftables: the XDP front door's baseline (bench/xdp.sh)
 # Podman with Debian's runc (crun refuses this machine's hybrid cgroups); mmdebstrap makes the
 # base image from the archive, as no registry is reachable; python3 runs the image test's
 # WebSocket checker.

@@ -4,6 +4,7 @@
 #include "app/map_publisher.h"
 #include "app/scaling_runtime.h"
 #include "app/service_runtime.h"
+#include "app/xdp_front_door.h"
 
 #include "admin/admin_server.h"
 #include "admin/connections_report.h"
@@ -100,6 +101,10 @@ int run_agent(const AgentConfig& config) {
     spdlog::info("splice datapath loaded, maps pinned in {}", config.bpffs.string());
   }
 
+  // The XDP front door, before any listener accepts: its connection counts must see every client.
+  std::unique_ptr<XdpFrontDoor> xdp;
+  if (config.xdp.enabled()) xdp = std::make_unique<XdpFrontDoor>(config, metrics, datapath.get());
+
   // Threads: one control io_context (accept, signals, probes), one io_context per worker, and the
   // admin server's own thread (scrapes and probes never wait behind accepts).
   asio::io_context control;
@@ -125,7 +130,7 @@ int run_agent(const AgentConfig& config) {
   // One runtime per Service: binds its listener now (a taken port fails the start).
   std::vector<std::unique_ptr<ServiceRuntime>> services;
   const ServiceRuntime::Shared shared{config, backend_ids, metrics, datapath.get(), spliced.get(), control, worker_ptrs,
-                                      kube, kube_metrics.get()};
+                                      kube, kube_metrics.get(), xdp ? xdp->conns() : nullptr};
   for (std::size_t i = 0; i < config.services.size(); ++i)
     services.push_back(std::make_unique<ServiceRuntime>(static_cast<std::uint32_t>(i), config.services[i], shared));
 
@@ -339,6 +344,7 @@ int run_agent(const AgentConfig& config) {
   spliced.reset();  // tells each flow's Service steering: before the services go
   publisher.reset();
   services.clear();
+  xdp.reset();  // a clean exit detaches the XDP guard and removes its pins (after the flows counted out)
   datapath.reset();
   spdlog::info("stopped");
   return 0;

@@ -1,4 +1,5 @@
 #include "app/agent_config.h"
+#include "app/xdp_settings.h"
 
 #include "scaler/lease_election.h"
 #include "scaler/scale_config.h"
@@ -36,6 +37,7 @@ struct Settings {
   // The scaler (docs/scaling.md).
   std::optional<std::string> pod_name, pod_namespace, peers_service, scaler_sync_period, scaler_lease_duration,
       scaler_renew_deadline, scaler_retry_period;
+  XdpSettings xdp;  // --xdp-* / xdp-*
 };
 
 template <typename T>
@@ -105,6 +107,7 @@ Settings read_yaml(const std::filesystem::path& path) {
     else if (key == "scaler-lease-duration") take(s.scaler_lease_duration, v, "scaler-lease-duration");
     else if (key == "scaler-renew-deadline") take(s.scaler_renew_deadline, v, "scaler-renew-deadline");
     else if (key == "scaler-retry-period") take(s.scaler_retry_period, v, "scaler-retry-period");
+    else if (s.xdp.read_yaml(key, v)) continue;
     else throw std::invalid_argument("config " + path.string() + ": unknown key '" + key + "'");
   }
   return s;
@@ -148,6 +151,7 @@ void merge(Settings& flags, const Settings& file) {
   fill(flags.scaler_lease_duration, file.scaler_lease_duration);
   fill(flags.scaler_renew_deadline, file.scaler_renew_deadline);
   fill(flags.scaler_retry_period, file.scaler_retry_period);
+  flags.xdp.fill_from(file.xdp);
 }
 
 std::string read_secret(const std::filesystem::path& path) {
@@ -294,6 +298,7 @@ AgentConfig build(const Settings& s) {
   if (s.splice_buffer_limit) c.proxy.splice_buffer_limit = *s.splice_buffer_limit;
   steering::validate_steering_config(c.steering);
   c.scaler = scaler_settings(s, c.services);
+  c.xdp = s.xdp.build();
   return c;
 }
 
@@ -366,6 +371,7 @@ AgentConfig parse_agent_config(int argc, char** argv) {
                  "Per flow and direction, bytes a spliced flow may hold between sender and a slow reader "
                  "before TCP slows the sender (e.g. 4MiB; 0 = no limit; default 4MiB)")
       ->transform(CLI::AsSizeValue(false));
+  flags.xdp.add_flags(app);
   try {
     app.parse(argc, argv);
     if (config_file) merge(flags, read_yaml(*config_file));

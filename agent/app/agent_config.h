@@ -2,6 +2,7 @@
 #pragma once
 
 #include "app/service_config.h"
+#include "datapath/xdp_config.h"
 #include "proxy/proxy_config.h"
 #include "steering/steering_config.h"
 
@@ -46,6 +47,8 @@ struct AgentConfig {
   proxy::ProxyConfig proxy;
   steering::SteeringConfig steering;
   ScalerSettings scaler;
+  // The XDP front door (--xdp-interfaces and friends); off while interfaces is empty.
+  datapath::XdpConfig xdp;
   // --check-config: parse and validate everything, print a summary, run nothing.
   bool check_only = false;
 };

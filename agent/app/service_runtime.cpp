@@ -27,6 +27,7 @@ ServiceRuntime::ServiceRuntime(std::uint32_t index, const ServiceConfig& config,
       prober_(shared.control, *steering_),
       kube_(shared.kube),
       kube_watch_timeout_(shared.agent.kube_watch_timeout) {
+  proxy_.xdp_conns = shared.xdp_conns;
   if (config_.kubernetes) {
     if (!kube_ || !shared.kube_metrics) throw std::logic_error("service " + config_.name + ": no Kubernetes client");
     kube_observer_ = shared.kube_metrics->observer_for(config_.name);

@@ -39,6 +39,7 @@ class ServiceRuntime {
     // Kubernetes Services only: the API client all sources share, and their metrics.
     std::shared_ptr<k8s::ApiClient> kube;
     KubernetesMetrics* kube_metrics = nullptr;
+    datapath::XdpConnCounts* xdp_conns = nullptr;  // null without the XDP guard
   };
 
   // Binds the listener (throws with the address when it cannot); nothing is accepted before start().

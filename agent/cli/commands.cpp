@@ -58,6 +58,10 @@ void run_command(const Options& options, std::ostream& out) {
     emit(options, reply, drain_table, out);
     return;
   }
+  if (command == "xdp") {  // its own pins (<bpffs>/xdp), with or without the splice maps
+    run_xdp(options, out);
+    return;
+  }
   if (command == "lookup") {
     auto reply = through_agent(client, lookup_request(options.lookup), "lookup");
     emit(options, reply, lookup_table, out);

@@ -6,6 +6,7 @@
 #include "cli/control_client.h"
 #include "cli/options.h"
 #include "cli/pinned_maps.h"
+#include "cli/pinned_xdp.h"
 
 #include <boost/json/object.hpp>
 
@@ -62,5 +63,14 @@ void drain_table(const boost::json::object& model, std::ostream& out);
 boost::json::object stats_model(const wsteer_stats& bpf, const std::vector<BackendEntry>& backends,
                                 const boost::json::object* userspace_counters);
 void stats_table(const boost::json::object& model, std::ostream& out);
+
+// xdp (cmd_xdp.cpp): the XDP guard's pinned maps, read and written directly.
+void run_xdp(const Options& options, std::ostream& out);
+boost::json::object xdp_status_model(const XdpSnapshot& snapshot);
+void xdp_status_table(const boost::json::object& model, std::ostream& out);
+// Sources whose last drop is at most `window_seconds` before `now_ns` (CLOCK_MONOTONIC), most drops first.
+boost::json::object xdp_top_model(const std::vector<XdpSourceEntry>& sources, std::uint64_t now_ns,
+                                  std::uint64_t window_seconds, std::size_t limit);
+void xdp_top_table(const boost::json::object& model, std::ostream& out);
 
 }  // namespace wsteer::cli

@@ -59,6 +59,17 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv, std::ost
   auto* undrain = app.add_subcommand("undrain", "let a drained backend take new connections again");
   undrain->add_option("backend", o.backend, "backend name")->required();
   app.add_subcommand("stats", "BPF counters (per-CPU summed) and the agent's userspace counters");
+  auto* xdp = app.add_subcommand("xdp", "the XDP front door: status, top, deny|allow|undeny CIDR");
+  xdp->require_subcommand(1, 1);
+  xdp->fallthrough();
+  xdp->add_subcommand("status", "interfaces and modes, limits, counters by action and reason, allow/deny lists");
+  auto* top = xdp->add_subcommand("top", "sources the guard is limiting now (dropped a SYN within --window)");
+  top->add_option("--window", o.xdp_window_seconds, "seconds since a source's last drop (default 10)");
+  top->add_option("--limit", o.limit, "show at most N sources (default 100, 0: all)");
+  for (const auto& [name, help] : {std::pair{"deny", "drop everything to the listen ports from CIDR"},
+                                   std::pair{"allow", "exempt CIDR from every XDP check"},
+                                   std::pair{"undeny", "take CIDR off the deny (and allow) list"}})
+    xdp->add_subcommand(name, help)->add_option("cidr", o.xdp_cidr, "e.g. 203.0.113.0/24 or 2001:db8::/48")->required();
 
   try {
     app.parse(argc, argv);
@@ -69,6 +80,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv, std::ost
   }
   o.output = output == "json" ? OutputFormat::json : OutputFormat::table;
   o.command = app.get_subcommands().front()->get_name();
+  if (o.command == "xdp") o.xdp_action = app.get_subcommands().front()->get_subcommands().front()->get_name();
   return {o, 0};
 }
 

@@ -5,6 +5,7 @@
 #include "cli/output.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <ostream>
@@ -33,6 +34,9 @@ struct Options {
   std::size_t limit = 100;     // flows --limit (0: all)
   LookupInputs lookup;
   std::string backend;  // drain/undrain NAME
+  std::string xdp_action;                    // xdp status|top|deny|allow|undeny
+  std::string xdp_cidr;                      // xdp deny|allow|undeny CIDR
+  std::uint64_t xdp_window_seconds = 10;     // xdp top --window
 
   std::filesystem::path control_socket_path() const;
 };

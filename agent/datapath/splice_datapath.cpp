@@ -79,6 +79,8 @@ SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32
   lock_fd_ = lock_pin_dir(pin_dir_);
   // A dead agent's pins cannot be taken over (its flows died with its descriptors): replace them.
   for (const auto& entry : std::filesystem::directory_iterator(pin_dir_)) {
+    // Subfolders are not ours: xdp/ keeps the XDP guard's link attached across restarts.
+    if (entry.is_directory()) continue;
     spdlog::warn("removing stale pin {}", entry.path().string());
     std::filesystem::remove(entry.path());
   }
@@ -174,6 +176,7 @@ boost::system::error_code SpliceDatapath::splice(int fd, std::uint64_t cookie) {
 }
 
 void SpliceDatapath::remove(const FlowSockets& flow) {
+  if (on_remove_) on_remove_(flow);
   for (std::uint64_t cookie : {flow.client_cookie, flow.backend_cookie}) {
     bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_spliced), &cookie);
     bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_targets), &cookie);

@@ -58,6 +58,9 @@ class SpliceDatapath {
   boost::system::error_code splice(int fd, std::uint64_t cookie);
   // Forgets the flow (its sockets leave the sockhashes when their descriptors close).
   void remove(const FlowSockets& flow);
+  // Called (on the caller's thread) by every remove(): how the XDP guard's per-source connection
+  // counts learn that a spliced flow ended. Set once, before flows start.
+  void set_on_remove(std::function<void(const FlowSockets&)> observer) { on_remove_ = std::move(observer); }
 
   // Backpressure control of the socket `cookie` (wsteer_flow_ctl): its peer's bytes written at
   // splice time, and how many of its held bytes the agent has relayed to the peer so far.
@@ -106,6 +109,7 @@ class SpliceDatapath {
   ring_buffer* events_ = nullptr;
   std::function<void(const wsteer_event&)> event_handler_;  // set during consume_events()
   int lock_fd_ = -1;  // flock on pin_dir_: one agent per folder
+  std::function<void(const FlowSockets&)> on_remove_;
 };
 
 }  // namespace wsteer::datapath

@@ -58,6 +58,8 @@ inline constexpr std::string_view scaler_last_decision = "wsteer_scaler_last_dec
 inline constexpr std::string_view scaler_holding_agents = "wsteer_scaler_holding_agents";
 inline constexpr std::string_view scaler_scale_patches_total = "wsteer_scaler_scale_patches_total";
 inline constexpr std::string_view scaler_lease_rounds_total = "wsteer_scaler_lease_rounds_total";
+// Read at scrape time from the XDP guard's per-CPU counters (app/xdp_front_door.cpp).
+inline constexpr std::string_view xdp_packets_total = "wsteer_xdp_packets_total";
 
 enum class Type { counter, gauge, histogram };
 
@@ -67,9 +69,9 @@ struct Family {
   bool splice_only;  // only meaningful with the splice datapath: may be absent or empty with userspace
   bool kubernetes_only = false;  // only exported when the agent follows a Kubernetes Service
   bool scaler_only = false;      // only exported when a Service has a scaling: block
+  bool xdp_only = false;         // only exported with --xdp-interfaces
 };
 
-// No XDP counters: the XDP guard does not exist yet, so nothing is exported for it.
 inline constexpr std::array kFamilies = {
     Family{connections_total, Type::counter, false},
     Family{connections_active, Type::gauge, false},
@@ -110,6 +112,7 @@ inline constexpr std::array kFamilies = {
     Family{scaler_holding_agents, Type::gauge, false, true, true},
     Family{scaler_scale_patches_total, Type::counter, false, true, true},
     Family{scaler_lease_rounds_total, Type::counter, false, true, true},
+    Family{xdp_packets_total, Type::counter, false, false, false, true},
 };
 
 }  // namespace wsteer::metrics::names

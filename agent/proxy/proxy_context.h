@@ -2,6 +2,7 @@
 #pragma once
 
 #include "datapath/splice_datapath.h"
+#include "datapath/xdp_conn_counts.h"
 #include "metrics/agent_metrics.h"
 #include "proxy/proxy_config.h"
 #include "proxy/spliced_flows.h"
@@ -20,6 +21,8 @@ struct ProxyContext {
   SplicedFlows* spliced = nullptr;               // null with the userspace datapath
   // Sessions still in a coroutine: handshaking, or relaying in userspace.
   std::atomic<std::int64_t> sessions{0};
+  // Open connections per source for the XDP guard's cap; null without --xdp-interfaces.
+  datapath::XdpConnCounts* xdp_conns = nullptr;
 
   std::int64_t open_connections() const {
     return sessions.load() + static_cast<std::int64_t>(spliced ? spliced->size() : 0);

@@ -75,6 +75,32 @@ class SessionGuard {
   bool handed_off_ = false;
 };
 
+// Counts the client against its source in the XDP guard's connection cap while the session owns
+// it; once spliced, SpliceDatapath::remove() counts it out instead (see agent.cpp).
+class XdpSourceSlot {
+ public:
+  XdpSourceSlot(ProxyContext& ctx, tcp::socket& client, const asio::ip::address& peer) : counts_(ctx.xdp_conns) {
+    if (!counts_) return;
+    if (auto cookie = datapath::socket_cookie(client.native_handle())) {
+      cookie_ = *cookie;
+      counts_->opened(cookie_, peer);
+    } else {
+      counts_ = nullptr;
+    }
+  }
+  ~XdpSourceSlot() {
+    if (counts_ && !handed_off_) counts_->closed(cookie_);
+  }
+  XdpSourceSlot(const XdpSourceSlot&) = delete;
+  XdpSourceSlot& operator=(const XdpSourceSlot&) = delete;
+  void hand_off() { handed_off_ = true; }
+
+ private:
+  datapath::XdpConnCounts* counts_;
+  std::uint64_t cookie_ = 0;
+  bool handed_off_ = false;
+};
+
 // Connected to a backend and counted by steering until destroyed or released to a flow owner.
 class BackendLease {
  public:
@@ -161,6 +187,7 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
     finish(ctx, spdlog::level::info, Result::aborted, "client_closed", "unknown", "gone before accept completed");
     co_return;
   }
+  XdpSourceSlot source_slot(ctx, client_socket, client_endpoint.address());
   const auto client_name = describe(client_endpoint);
   set_nodelay(client_socket);
   beast::tcp_stream client(std::move(client_socket));
@@ -343,6 +370,7 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   flow.backend.reset(backend_sock.release());
   lease.release();
   guard.hand_off();
+  source_slot.hand_off();
   finish(ctx, spdlog::level::debug, Result::spliced, "none", client_name, "backend " + chosen->name);
   ctx.spliced->adopt(std::move(flow));
 }

@@ -117,7 +117,7 @@ void expect_well_formed(const prom::Exposition& e, bool splice, const std::strin
     documented.insert(name);
     const auto it = e.families.find(name);
     if (it == e.families.end()) {
-      EXPECT_FALSE((!f.splice_only || splice) && !f.kubernetes_only) << name << " is missing";
+      EXPECT_FALSE((!f.splice_only || splice) && !f.kubernetes_only && !f.xdp_only) << name << " is missing";
       continue;
     }
     EXPECT_TRUE(it->second.help && !it->second.help->empty()) << name << " has no HELP";
@@ -130,7 +130,7 @@ void expect_well_formed(const prom::Exposition& e, bool splice, const std::strin
     if (name.rfind("wsteer_", 0) != 0) continue;  // prometheus-cpp exports nothing else; be lenient
     EXPECT_TRUE(documented.count(name)) << name << " is exported but not in metric_names.h";
   }
-  const std::set<std::string> allowed_labels{"result", "reason", "direction", "service", "backend", "state", "map", "le"};
+  const std::set<std::string> allowed_labels{"result", "reason", "direction", "service", "backend", "state", "map", "le", "action"};
   for (const auto& s : e.samples) {
     for (const auto& [label, value] : s.labels) {
       EXPECT_TRUE(allowed_labels.count(label)) << s.name << " has label " << label;

@@ -67,3 +67,38 @@ TEST(Abi, Constants) {
   EXPECT_EQ(WSTEER_MAGLEV_DEFAULT_SIZE, 65537);
   EXPECT_GE(WSTEER_MAX_FLOW_SOCKETS, 2 * 100000);
 }
+
+// XDP front door (bpf/xdp_guard.bpf.c): wsteerctl reads and writes these pinned maps directly.
+TEST(Abi, XdpSourceAndStateLayout) {
+  EXPECT_EQ(sizeof(wsteer_xdp_source), 16u);
+  EXPECT_EQ(sizeof(wsteer_xdp_source_state), 48u);
+  EXPECT_EQ(offsetof(wsteer_xdp_source_state, credit_ns), 0u);
+  EXPECT_EQ(offsetof(wsteer_xdp_source_state, refilled_ns), 8u);
+  EXPECT_EQ(offsetof(wsteer_xdp_source_state, syns), 16u);
+  EXPECT_EQ(offsetof(wsteer_xdp_source_state, rate_drops), 24u);
+  EXPECT_EQ(offsetof(wsteer_xdp_source_state, cap_drops), 32u);
+  EXPECT_EQ(offsetof(wsteer_xdp_source_state, last_drop_ns), 40u);
+}
+
+TEST(Abi, XdpConfigLayout) {
+  EXPECT_EQ(sizeof(wsteer_xdp_config), 32u);
+  EXPECT_EQ(offsetof(wsteer_xdp_config, syn_rate), 0u);
+  EXPECT_EQ(offsetof(wsteer_xdp_config, syn_burst), 4u);
+  EXPECT_EQ(offsetof(wsteer_xdp_config, syn_cost_ns), 8u);
+  EXPECT_EQ(offsetof(wsteer_xdp_config, syn_burst_ns), 16u);
+  EXPECT_EQ(offsetof(wsteer_xdp_config, max_conns_per_source), 24u);
+}
+
+TEST(Abi, XdpLpmKeysLayout) {
+  // The kernel's struct bpf_lpm_trie_key: a __u32 prefix length, then the data bytes, no padding.
+  EXPECT_EQ(sizeof(wsteer_xdp_lpm4), 8u);
+  EXPECT_EQ(offsetof(wsteer_xdp_lpm4, addr), 4u);
+  EXPECT_EQ(sizeof(wsteer_xdp_lpm6), 20u);
+  EXPECT_EQ(offsetof(wsteer_xdp_lpm6, addr), 4u);
+}
+
+TEST(Abi, XdpReasons) {
+  EXPECT_EQ(WSTEER_XDP_REASON_COUNT, 9);
+  EXPECT_LT(WSTEER_XDP_PASS_SYN, WSTEER_XDP_DROP_DENIED);  // passes first, then drops
+  EXPECT_EQ(WSTEER_XDP_DROP_MALFORMED, WSTEER_XDP_REASON_COUNT - 1);
+}

@@ -65,7 +65,7 @@ TEST(MetricsDashboard, EveryQueriedMetricIsExported) {
   // What the issue asks the dashboard to show.
   for (const char* needed : {"wsteer_backend_active_connections", "wsteer_connections_total",
                              "wsteer_handshake_seconds_bucket", "wsteer_spliced_bytes_total",
-                             "wsteer_userspace_bytes_total"})
+                             "wsteer_userspace_bytes_total", "wsteer_xdp_packets_total"})
     EXPECT_TRUE(used.count(needed)) << needed << " is not on the dashboard";
 }
 

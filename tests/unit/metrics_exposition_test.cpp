@@ -1,8 +1,10 @@
 // The agent's metrics as a scraper reads them, without BPF: AgentMetrics and the steering half
 // of DatapathCollector, serialized and parsed strictly.
 #include "../harness/prom_text.h"
+#include "app/xdp_front_door.h"
 #include "metrics/agent_metrics.h"
 #include "metrics/datapath_collector.h"
+#include "metrics/function_collector.h"
 #include "metrics/metric_names.h"
 #include "steering/steering_config.h"
 
@@ -22,6 +24,8 @@ struct Fixture {
       list.push_back({"b" + std::to_string(i), boost::asio::ip::make_address("10.0.0." + std::to_string(i + 1)), 9000});
     steering->update_endpoints(list);
     metrics.add_collectable(std::make_shared<DatapathCollector>(nullptr, std::vector<ServiceSteering>{{"default", steering.get()}}));
+    // The XDP front door's family as the agent registers it, before any frame was counted.
+    metrics.add_collectable(std::make_shared<FunctionCollector>([] { return app::xdp_families({}); }));
   }
   prom::Exposition scrape() const { return prom::parse(metrics.serialize()); }
 };
@@ -46,6 +50,18 @@ TEST(MetricsExposition, EveryFamilyHasHelpAndTheDocumentedType) {
     for (const auto& family : names::kFamilies) documented |= family.name == name;
     EXPECT_TRUE(documented) << name;
   }
+}
+
+TEST(MetricsExposition, EveryXdpActionAndReasonIsVisibleAtZero) {
+  Fixture f;
+  const auto e = f.scrape();
+  const std::string name(names::xdp_packets_total);
+  for (const auto& [action, reason] :
+       std::vector<std::pair<std::string, std::string>>{{"pass", "not_guarded"}, {"pass", "vlan"}, {"pass", "allow_list"},
+                                                        {"pass", "established"}, {"pass", "syn_accepted"}, {"drop", "deny_list"},
+                                                        {"drop", "syn_rate"}, {"drop", "conn_limit"}, {"drop", "malformed"}})
+    EXPECT_EQ(e.count(name, {{"action", action}, {"reason", reason}}), 1u) << action << " " << reason;
+  EXPECT_EQ(e.sum(name), 0);
 }
 
 TEST(MetricsExposition, EveryKnownOutcomeAndEveryBackendIsVisibleAtZero) {

@@ -68,4 +68,18 @@ rebalance-above: {{ .Values.rebalance.above }}
 rebalance-rate: {{ int64 .Values.rebalance.rate }}
 rebalance-min-age: {{ include "wsteer.duration" .Values.rebalance.minAge }}
 {{- end }}
+{{- include "wsteer.agentConfigXdp" . }}
+{{- end -}}
+{{- /* The XDP front door (docs/xdp.md): only when enabled. */ -}}
+{{- define "wsteer.agentConfigXdp" -}}
+{{- with .Values.xdp }}
+{{- if .enabled }}
+xdp-interfaces: {{ toJson .interfaces }}
+xdp-syn-rate: {{ int64 .synRate }}
+xdp-syn-burst: {{ int64 .synBurst }}
+xdp-max-conns-per-source: {{ int64 .maxConnsPerSource }}
+xdp-deny: {{ toJson .deny }}
+xdp-allow: {{ toJson .allow }}
+{{- end }}
+{{- end }}
 {{- end -}}

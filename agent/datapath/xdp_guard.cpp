@@ -1,0 +1,180 @@
+#include "datapath/xdp_guard.h"
+
+#include "datapath/bpffs.h"
+#include "wsteer_xdp_guard.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+namespace wsteer::datapath {
+namespace {
+
+constexpr const char* kLinkPrefix = "link_";
+
+[[noreturn]] void fail(int err, const std::string& what) {
+  throw std::system_error(err < 0 ? -err : err, std::generic_category(), what);
+}
+
+std::string mode_of(int ifindex) {
+  LIBBPF_OPTS(bpf_xdp_query_opts, q);
+  if (bpf_xdp_query(ifindex, 0, &q) != 0) return "unknown";
+  switch (q.attach_mode) {
+    case XDP_ATTACHED_DRV: return "native";
+    case XDP_ATTACHED_SKB: return "generic";
+    case XDP_ATTACHED_HW: return "offloaded";
+    case XDP_ATTACHED_MULTI: return "multi";
+    default: return "none";
+  }
+}
+
+}  // namespace
+
+XdpGuard::XdpGuard(const std::filesystem::path& bpffs, const XdpConfig& config,
+                   const std::vector<std::uint16_t>& ports)
+    : pin_dir_(xdp_pin_dir(bpffs)) {
+  validate_xdp_config(config);
+  if (ports.empty() || ports.size() > WSTEER_XDP_MAX_PORTS)
+    throw std::invalid_argument("XDP guard: between 1 and " + std::to_string(WSTEER_XDP_MAX_PORTS) + " listen ports");
+  ensure_bpffs(bpffs);
+  std::filesystem::create_directories(pin_dir_);
+  // One agent per folder: a second one would unpin the first one's links.
+  lock_.reset(::open(pin_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!lock_) fail(errno, "open " + pin_dir_.string());
+  if (::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0)
+    throw std::runtime_error("another wsteer-agent is using " + pin_dir_.string() + " (pick another --bpffs folder)");
+
+  try {
+    skel_ = wsteer_xdp_guard__open();
+    if (!skel_) fail(errno, "open the XDP guard's BPF skeleton");
+    if (int err = wsteer_xdp_guard__load(skel_); err)
+      fail(err, "load the XDP guard (needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)");
+    // Filled before any interface sees the program: it never runs with empty lists.
+    fill_maps(config, ports);
+    pin_maps();
+    for (const auto& name : config.interfaces) attach(name);
+    drop_stale_links(config);
+  } catch (...) {
+    release();  // the destructor does not run for a constructor that throws
+    throw;
+  }
+}
+
+XdpGuard::~XdpGuard() { release(); }
+
+void XdpGuard::release() noexcept {
+  // Unpinning drops the pin's reference; closing ours destroys the link, which detaches.
+  for (auto& a : attachments_) {
+    std::error_code ec;
+    std::filesystem::remove(pin_dir_ / (kLinkPrefix + a.interface), ec);
+    a.link.reset();
+  }
+  attachments_.clear();
+  if (skel_) {
+    if (maps_pinned_) bpf_object__unpin_maps(skel_->obj, pin_dir_.c_str());
+    wsteer_xdp_guard__destroy(skel_);
+    skel_ = nullptr;
+  }
+  std::error_code ec;
+  std::filesystem::remove(pin_dir_, ec);  // only if empty: a stale link pin of ours is never left
+  // The --bpffs folder too, if nothing else is in it (with --datapath userspace we created it).
+  std::filesystem::remove(pin_dir_.parent_path(), ec);
+  lock_.reset();
+}
+
+void XdpGuard::fill_maps(const XdpConfig& config, const std::vector<std::uint16_t>& ports) {
+  const std::uint32_t zero = 0;
+  const auto settings = xdp_map_config(config);
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.wsteer_xdp_config), &zero, &settings, BPF_ANY) != 0)
+    fail(errno, "write wsteer_xdp_config");
+  const std::uint8_t one = 1;
+  for (std::uint16_t port : ports)
+    if (bpf_map_update_elem(bpf_map__fd(skel_->maps.wsteer_xdp_ports), &port, &one, BPF_ANY) != 0)
+      fail(errno, "write wsteer_xdp_ports (port " + std::to_string(port) + ")");
+  for (const auto& c : config.deny) list(XdpList::deny).add(c, WSTEER_XDP_ORIGIN_CONFIG);
+  for (const auto& c : config.allow) list(XdpList::allow).add(c, WSTEER_XDP_ORIGIN_CONFIG);
+}
+
+void XdpGuard::pin_maps() {
+  // A dead agent's map pins name maps only its (still attached) program uses: replace them. Its
+  // link pins stay until attach() has swapped our program in.
+  for (const auto& entry : std::filesystem::directory_iterator(pin_dir_)) {
+    if (entry.path().filename().string().rfind(kLinkPrefix, 0) == 0) continue;
+    spdlog::warn("XDP guard: replacing stale pin {}", entry.path().string());
+    std::filesystem::remove(entry.path());
+  }
+  if (int err = bpf_object__pin_maps(skel_->obj, pin_dir_.c_str()); err) fail(err, "pin the XDP maps in " + pin_dir_.string());
+  maps_pinned_ = true;
+}
+
+void XdpGuard::attach(const std::string& interface) {
+  XdpAttachment a;
+  a.interface = interface;
+  a.ifindex = static_cast<int>(::if_nametoindex(interface.c_str()));
+  if (a.ifindex == 0) fail(errno, "XDP guard: interface " + interface);
+  const int prog = bpf_program__fd(skel_->progs.wsteer_xdp_guard);
+  const auto pin = pin_dir_ / (kLinkPrefix + interface);
+
+  if (std::filesystem::exists(pin)) {
+    // A previous agent's link: swap our program in, never leaving the interface unguarded.
+    UniqueFd old(bpf_obj_get(pin.c_str()));
+    if (old && bpf_link_update(old.get(), prog, nullptr) == 0) {
+      a.link = std::move(old);
+      a.took_over = true;
+    } else {
+      // The interface went away and came back (the link is dead): start over.
+      spdlog::warn("XDP guard: pinned link {} unusable ({}), attaching anew", pin.string(), std::strerror(errno));
+      std::filesystem::remove(pin);
+    }
+  }
+  if (!a.link) {
+    LIBBPF_OPTS(bpf_link_create_opts, native, .flags = XDP_FLAGS_DRV_MODE);
+    a.link.reset(bpf_link_create(prog, a.ifindex, BPF_XDP, &native));
+    if (!a.link) {
+      const int why = errno;
+      if (why == EBUSY || why == EEXIST)
+        fail(why, "XDP guard: " + interface + " already has an XDP program that is not ours (ip link show " + interface + ")");
+      spdlog::warn("XDP guard: native XDP on {} failed ({}); falling back to generic XDP, which runs after the "
+                   "kernel has built an skb and saves far less",
+                   interface, std::strerror(why));
+      LIBBPF_OPTS(bpf_link_create_opts, generic, .flags = XDP_FLAGS_SKB_MODE);
+      a.link.reset(bpf_link_create(prog, a.ifindex, BPF_XDP, &generic));
+      if (!a.link) fail(errno, "XDP guard: attach to " + interface + " (native and generic both failed)");
+    }
+    if (bpf_obj_pin(a.link.get(), pin.c_str()) != 0) fail(errno, "XDP guard: pin link " + pin.string());
+  }
+  a.mode = mode_of(a.ifindex);
+  spdlog::info("XDP guard {} {} ({} mode)", a.took_over ? "took over" : "attached to", interface, a.mode);
+  attachments_.push_back(std::move(a));
+}
+
+void XdpGuard::drop_stale_links(const XdpConfig& config) {
+  for (const auto& entry : std::filesystem::directory_iterator(pin_dir_)) {
+    const auto name = entry.path().filename().string();
+    if (name.rfind(kLinkPrefix, 0) != 0) continue;
+    const auto interface = name.substr(std::strlen(kLinkPrefix));
+    if (std::find(config.interfaces.begin(), config.interfaces.end(), interface) != config.interfaces.end()) continue;
+    spdlog::warn("XDP guard: {} is no longer in xdp-interfaces: detaching the previous agent's program", interface);
+    std::filesystem::remove(entry.path());
+  }
+}
+
+XdpCounters XdpGuard::counters() const { return read_xdp_counters(bpf_map__fd(skel_->maps.wsteer_xdp_counters)); }
+
+int XdpGuard::conns_fd() const { return bpf_map__fd(skel_->maps.wsteer_xdp_conns); }
+
+XdpListMaps XdpGuard::list(XdpList which) const {
+  return which == XdpList::deny
+             ? XdpListMaps(bpf_map__fd(skel_->maps.wsteer_xdp_deny4), bpf_map__fd(skel_->maps.wsteer_xdp_deny6))
+             : XdpListMaps(bpf_map__fd(skel_->maps.wsteer_xdp_allow4), bpf_map__fd(skel_->maps.wsteer_xdp_allow6));
+}
+
+}  // namespace wsteer::datapath
