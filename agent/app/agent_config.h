@@ -3,6 +3,7 @@
 
 #include "app/service_config.h"
 #include "proxy/proxy_config.h"
+#include "proxy/rebalance_policy.h"
 #include "steering/steering_config.h"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -32,6 +33,8 @@ struct AgentConfig {
   std::string log_format = "plain";
   proxy::ProxyConfig proxy;
   steering::SteeringConfig steering;
+  // Rebalance after a scale-up (--rebalance-above/-rate/-min-age): off while above == 0.
+  proxy::RebalanceSettings rebalance;
   // --check-config: parse and validate everything, print a summary, run nothing.
   bool check_only = false;
 };
@@ -44,5 +47,7 @@ AgentConfig parse_agent_config(int argc, char** argv);
 boost::asio::ip::tcp::endpoint parse_endpoint(const std::string& text, const std::string& what);
 // The inverse: "HOST:PORT", "[V6]:PORT".
 std::string format_endpoint(const boost::asio::ip::tcp::endpoint& endpoint);
+// "90" (seconds), "30s", "5m", "1h", "500ms" -> a duration; throws std::invalid_argument naming `what`.
+std::chrono::nanoseconds parse_duration(const std::string& text, const std::string& what);
 
 }  // namespace wsteer::app

@@ -59,6 +59,9 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv, std::ost
   auto* undrain = app.add_subcommand("undrain", "let a drained backend take new connections again");
   undrain->add_option("backend", o.backend, "backend name")->required();
   app.add_subcommand("stats", "BPF counters (per-CPU summed) and the agent's userspace counters");
+  auto* rebalance = app.add_subcommand("rebalance", "which flows rebalance would close now, of which backend, and why");
+  rebalance->add_flag("--dry-run", o.dry_run, "show what it would do (the only mode: the agent rebalances on its own)")
+      ->required();
 
   try {
     app.parse(argc, argv);

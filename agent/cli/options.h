@@ -33,6 +33,7 @@ struct Options {
   std::size_t limit = 100;     // flows --limit (0: all)
   LookupInputs lookup;
   std::string backend;  // drain/undrain NAME
+  bool dry_run = false;  // rebalance --dry-run
 
   std::filesystem::path control_socket_path() const;
 };

@@ -47,6 +47,12 @@ inline constexpr std::string_view k8s_relists_total = "wsteer_k8s_relists_total"
 inline constexpr std::string_view k8s_errors_total = "wsteer_k8s_errors_total";
 inline constexpr std::string_view k8s_last_sync_timestamp_seconds = "wsteer_k8s_last_sync_timestamp_seconds";
 
+// Rebalance after a scale-up (proxy/rebalancer.cpp).
+inline constexpr std::string_view rebalance_closed_flows_total = "wsteer_rebalance_closed_flows_total";
+inline constexpr std::string_view rebalance_close_timeouts_total = "wsteer_rebalance_close_timeouts_total";
+inline constexpr std::string_view rebalance_close_aborts_total = "wsteer_rebalance_close_aborts_total";
+inline constexpr std::string_view rebalance_closing_flows = "wsteer_rebalance_closing_flows";
+
 enum class Type { counter, gauge, histogram };
 
 struct Family {
@@ -87,6 +93,10 @@ inline constexpr std::array kFamilies = {
     Family{k8s_relists_total, Type::counter, false, true},
     Family{k8s_errors_total, Type::counter, false, true},
     Family{k8s_last_sync_timestamp_seconds, Type::gauge, false, true},
+    Family{rebalance_closed_flows_total, Type::counter, true},
+    Family{rebalance_close_timeouts_total, Type::counter, true},
+    Family{rebalance_close_aborts_total, Type::counter, true},
+    Family{rebalance_closing_flows, Type::gauge, true},
 };
 
 }  // namespace wsteer::metrics::names
