@@ -28,7 +28,9 @@ struct wsteer_frame_walk {
 	struct __sk_buff *skb;
 	__u32 off;
 	__u32 len;
-	struct wsteer_frame_state st; /* a copy on the stack, written back after the walk */
+	/* The flow's own state in wsteer_flows: TCP runs the verdict for one socket at a time (under
+	 * its lock), so nothing else writes it meanwhile. */
+	struct wsteer_frame_state *st;
 };
 
 static long wsteer_frame_walk_step(__u32 index, void *data)
@@ -37,10 +39,10 @@ static long wsteer_frame_walk_step(__u32 index, void *data)
 	if (w->off >= w->len)
 		return 1;
 	__u32 avail = w->len - w->off;
-	if (w->st.hdr_len == 0 && w->st.frame_left) {
+	if (w->st->hdr_len == 0 && w->st->frame_left) {
 		/* Inside a payload: skip what this skb holds of it. */
-		__u64 n = w->st.frame_left < avail ? w->st.frame_left : avail;
-		w->st.frame_left -= n;
+		__u64 n = w->st->frame_left < avail ? w->st->frame_left : avail;
+		w->st->frame_left -= n;
 		w->off += (__u32)n;
 		return 0;
 	}
@@ -49,7 +51,7 @@ static long wsteer_frame_walk_step(__u32 index, void *data)
 	__u8 buf[WSTEER_WS_MAX_HEADER] = {};
 	__u32 n = avail < WSTEER_WS_MAX_HEADER ? avail : WSTEER_WS_MAX_HEADER;
 	if (n == 0 || bpf_skb_load_bytes(w->skb, w->off, buf, n) < 0) {
-		w->st.lost = 1;
+		w->st->lost = 1;
 		return 1;
 	}
 	__u32 used = 0;
@@ -57,7 +59,7 @@ static long wsteer_frame_walk_step(__u32 index, void *data)
 		if ((__u32)i >= n)
 			break;
 		used++;
-		if (wsteer_ws_header_byte(&w->st, buf[i]))
+		if (wsteer_ws_header_byte(w->st, buf[i]))
 			break;
 	}
 	w->off += used;
@@ -69,16 +71,14 @@ static __always_inline int wsteer_frame_walk(struct __sk_buff *skb, struct wstee
 {
 	if (st->lost)
 		return -1;
-	struct wsteer_frame_walk w = {.skb = skb, .off = 0, .len = skb->len};
-	__builtin_memcpy(&w.st, st, sizeof(w.st));
+	struct wsteer_frame_walk w = {.skb = skb, .off = 0, .len = skb->len, .st = st};
 	__u32 steps = w.len + 1;
 	if (steps > WSTEER_FRAME_WALK_MAX_STEPS)
 		steps = WSTEER_FRAME_WALK_MAX_STEPS;
 	bpf_loop(steps, wsteer_frame_walk_step, &w, 0);
 	if (w.off < w.len)
-		w.st.lost = 1;
-	__builtin_memcpy(st, &w.st, sizeof(w.st));
-	return w.st.lost ? -1 : 0;
+		st->lost = 1;
+	return st->lost ? -1 : 0;
 }
 
 #endif
