@@ -50,7 +50,10 @@ static long wsteer_frame_walk_step(__u32 index, void *data)
 	 * header is complete. */
 	__u8 buf[WSTEER_WS_MAX_HEADER] = {};
 	__u32 n = avail < WSTEER_WS_MAX_HEADER ? avail : WSTEER_WS_MAX_HEADER;
-	if (n == 0 || bpf_skb_load_bytes(w->skb, w->off, buf, n) < 0) {
+	/* Clang would hand the helper the unclamped register; make the bound one the verifier sees. */
+	barrier_var(n);
+	n &= 0xf;
+	if (n == 0 || n > WSTEER_WS_MAX_HEADER || bpf_skb_load_bytes(w->skb, w->off, buf, n) < 0) {
 		w->st->lost = 1;
 		return 1;
 	}
