@@ -116,6 +116,8 @@ bool SplicedFlows::close_find_boundary(Flow& flow) {
   c.base = side->closing ? side->close_held_base : side->held;
   c.frames = side->frames;
   c.base_known = true;
+  spdlog::debug("flow to backend {}: close hold at held byte {}, {} bytes left in the frame, {} header bytes",
+                flow.owned.backend_id, c.base, c.frames.frame_left, c.frames.hdr_len);
   if (wsteer_ws_at_boundary(&c.frames)) {
     c.bounded = true;
     c.limit = c.base;
@@ -157,7 +159,9 @@ void SplicedFlows::advance_close(std::uint64_t flow_id) {
 
   for (int round = 0; round < 64; ++round) {  // bounded: other flows get their turn
     const bool have_pending = src.pending_off < src.pending.size();
-    if (have_pending || (c.bounded && c.read == c.limit)) {
+    // `read` counts what was dropped past the boundary too: everything before it is read once
+    // read >= limit.
+    if (have_pending || (c.bounded && c.read >= c.limit)) {
       // Every write into the client's stream waits until the bytes the verdict redirected before
       // the hold are in the client's send path (nothing of ours may overtake them).
       const auto side = datapath_.flow_side(src.cookie);
@@ -193,8 +197,10 @@ void SplicedFlows::advance_close(std::uint64_t flow_id) {
       c.frame_sent = true;
       c.deadline = now + close_timeout_;
       ++rebalance_counts_[flow.owned.steering].closed;
-      spdlog::debug("flow {} to backend {}: close frame 1012 written after {} held bytes", flow_id,
-                    flow.owned.backend_id, src.relayed);
+      spdlog::debug("flow {} to backend {} (client port {}): close frame 1012 written after {} redirected and {} "
+                    "relayed bytes (base {}, limit {}, read {}, discarded {})",
+                    flow_id, flow.owned.backend_id, side->client_port, side->bytes, src.relayed, c.base, c.limit,
+                    c.read, src.discarded);
       return;
     }
     src.pending.clear();

@@ -8,7 +8,16 @@
 #include "harness/netns.h"
 #include "harness/privileges.h"
 #include "harness/process.h"
+#include "harness/ws_client.h"
+#include "demo/pattern.h"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -252,6 +261,106 @@ TEST_F(RebalanceE2E, OffClosesNothing) {
   EXPECT_EQ(tally.closed_1012, 0);
   EXPECT_EQ(tally.closed_1000, 150);
   EXPECT_EQ(metric_sum(agent.metrics(), "wsteer_rebalance_closed_flows_total"), 0);
+}
+
+// Backends that stream 16 KiB frames right behind their 101 (so the agent's handshake read ends
+// inside a frame and the verdict's frame state starts from the agent's seed) to slow readers (so
+// backpressure holds the flows while they are closed). A closed client must see whole frames only,
+// in order, then the 1012; these backends never read, so the agent ends each close at its timeout.
+TEST_F(RebalanceE2E, StreamingFlowsUnderBackpressureAreClosedAtAFrameBoundary) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  namespace websocket = beast::websocket;
+  AgentUnderTest agent(*topology_, dir_, endpoints(2), "splice",
+                       {"--rebalance-above", "1.1", "--rebalance-rate", "100", "--rebalance-min-age", "1s",
+                        "--splice-buffer-limit", "256KiB", "--balance-factor", "1.1", "--log-level", "debug"});
+  constexpr int kClients = 20;
+  constexpr std::size_t kFrame = 16 * 1024;  // the echo server's /source/ frames
+  struct Outcome {
+    int close_code = -1;  // -1: still open at the end
+    bool intact = true;
+    std::string error;
+    std::uint64_t received = 0;
+  };
+  std::vector<Outcome> outcomes(kClients);
+  run_in_netns(topology_->client_ns(), 60s, [&]() -> asio::awaitable<void> {
+    auto exec = co_await asio::this_coro::executor;
+    int done = 0;
+    bool stop = false;
+    std::vector<Ws*> sockets(kClients, nullptr);
+    for (int i = 0; i < kClients; ++i)
+      asio::co_spawn(
+          exec,
+          [&, i]() -> asio::awaitable<void> {
+            auto& out = outcomes[i];
+            auto c = co_await connect_ws(topology_->agent_client_side(), AgentUnderTest::kPort, "/source/100000000000");
+            sockets[i] = c.ws.get();
+            demo::Pattern expected(100000000000ULL);
+            beast::flat_buffer buffer;
+            asio::steady_timer pause(exec);
+            while (!stop) {
+              auto [ec, n] = co_await c.ws->async_read(buffer, asio::as_tuple(asio::use_awaitable));
+              if (ec == websocket::error::closed) {
+                out.close_code = static_cast<int>(c.ws->reason().code);
+                break;
+              }
+              if (ec) {
+                if (!stop) out.error = ec.message() + " after " + std::to_string(out.received) + " bytes";
+                break;
+              }
+              const auto got = beast::buffers_to_string(buffer.data());
+              buffer.consume(buffer.size());
+              if (got.size() != kFrame || got != expected.next(got.size())) out.intact = false;
+              out.received += got.size();
+              pause.expires_after(4ms);  // a slow reader: the backend is far faster
+              co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+            }
+            sockets[i] = nullptr;
+            ++done;
+          },
+          [&, i](std::exception_ptr e) {
+            if (e) {
+              try {
+                std::rethrow_exception(e);
+              } catch (const std::exception& x) {
+                outcomes[i].error = x.what();
+              }
+              ++done;
+            }
+          });
+    asio::steady_timer timer(exec);
+    timer.expires_after(2s);  // older than the minimum age, backpressure engaged
+    co_await timer.async_wait(asio::use_awaitable);
+    agent.write_endpoints(endpoints(3));
+    timer.expires_after(9s);  // closes, and their 5 s timeouts
+    co_await timer.async_wait(asio::use_awaitable);
+    stop = true;
+    for (auto* ws : sockets)
+      if (ws) beast::get_lowest_layer(*ws).socket().close();
+    while (done < kClients) {
+      timer.expires_after(20ms);
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+  });
+  int closed = 0;
+  for (const auto& o : outcomes) {
+    EXPECT_TRUE(o.intact) << "a client saw a cut or corrupted frame";
+    EXPECT_TRUE(o.error.empty()) << o.error;
+    EXPECT_TRUE(o.close_code == -1 || o.close_code == 1012) << o.close_code;
+    EXPECT_GT(o.received, 0u);
+    closed += o.close_code == 1012;
+  }
+  const auto m = agent.metrics();
+  std::cout << "[ rebalance ] streaming: " << closed << " of " << kClients << " closed with 1012; backpressure holds "
+            << metric_sum(m, "wsteer_backpressure_holds_total") << ", close timeouts "
+            << metric_sum(m, "wsteer_rebalance_close_timeouts_total") << "\n";
+  EXPECT_GE(closed, 3);  // ~10 per backend before, 6.7 mean after: each crowded one gives 2-3
+  // A slow reader sees its 1012 only once it has read everything before it: some may not be there
+  // yet when the test stops reading.
+  EXPECT_GE(metric_sum(m, "wsteer_rebalance_closed_flows_total"), closed);
+  EXPECT_GT(metric_sum(m, "wsteer_backpressure_holds_total"), 0);  // the close took over held flows
+  EXPECT_EQ(metric_sum(m, "wsteer_rebalance_close_aborts_total"), 0);
+  if (HasFailure()) std::cerr << "---- agent log ----\n" << agent.process().log();
 }
 
 }  // namespace
