@@ -24,7 +24,6 @@ bool set_rcvlowat(int fd, std::uint64_t bytes) {
   return ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0;
 }
 
-
 }  // namespace
 
 SplicedFlows::SplicedFlows(datapath::SpliceDatapath& datapath, ClosedHandler on_closed,

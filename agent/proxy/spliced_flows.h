@@ -5,7 +5,9 @@
 //  - both sides finished, or an error/reset on either: remove the pair from the maps, close both;
 //  - backpressure: when the verdict holds a socket's bytes because its peer's reader is behind
 //    (wsteer_events), relay the held bytes to the peer as fast as the peer takes them, until the
-//    verdict hands the flow back to the kernel (see splice.bpf.c).
+//    verdict hands the flow back to the kernel (see splice.bpf.c);
+//  - rebalance: close a flow with a WebSocket close frame 1012 written at a backend frame boundary
+//    (request_close, spliced_flows_close.cpp).
 // One thread, one epoll set armed for EPOLLRDHUP only (plus EPOLLIN/EPOLLOUT on a flow while it
 // relays held bytes), so data the kernel moves never wakes it.
 #pragma once
