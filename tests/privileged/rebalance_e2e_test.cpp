@@ -214,9 +214,16 @@ TEST_F(RebalanceE2E, ScaleUpSpreadsFlowsAndEveryClosedClientGets1012) {
   EXPECT_EQ(metric_sum(m, "wsteer_rebalance_close_aborts_total"), 0);
   EXPECT_EQ(metric_sum(m, "wsteer_rebalance_close_timeouts_total"), 0);
   EXPECT_GT(metric_sum(m, "wsteer_spliced_bytes_total"), 0);
-  // The clients' own view agrees: the third backend carries its share.
-  const auto& per = mid.at("perBackend").as_object();
-  EXPECT_TRUE(per.contains("b2")) << json::serialize(mid);
+  // The clients' own view agrees (whoami): at the end the third backend carries its share.
+  std::map<std::string, double> final_backends;
+  for (const auto& v : result.at("sessions").as_array()) {
+    const auto& s = v.as_object();
+    if (s.at("close_code") == 1000 && s.at("backend").is_string()) final_backends[std::string(s.at("backend").as_string())]++;
+  }
+  const double client_ratio = spread(final_backends, names);
+  std::cout << "[ rebalance ] clients at the end: b0 " << final_backends["b0"] << ", b1 " << final_backends["b1"]
+            << ", b2 " << final_backends["b2"] << " (most loaded / mean " << client_ratio << ")\n";
+  EXPECT_LE(client_ratio, 1.2) << json::serialize(mid);
 }
 
 TEST_F(RebalanceE2E, FlowsYoungerThanTheMinimumAgeAreNeverClosed) {
