@@ -13,6 +13,7 @@
 #include <bpf/bpf_helpers.h>
 #include "wsteer_abi.h"
 #include "lib/stats.h"
+#include "lib/frame_walk.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -59,6 +60,10 @@ struct {
 /* Per-flow limit on bytes in the middle (redirected, not yet acknowledged by the peer's reader),
  * set by the agent before load (--splice-buffer-limit). 0: no limit, no backpressure. */
 const volatile __u64 wsteer_flow_limit = 0;
+
+/* Rebalance (--rebalance-above), set by the agent before load: 1 = walk the WebSocket frames a
+ * backend socket receives and honour close requests. 0: flows pay nothing for it. */
+const volatile __u8 wsteer_rebalance = 0;
 
 /* The two tcp_sock fields the verdict reads, relocated by CO-RE against the running kernel's BTF
  * (no vmlinux.h needed): see docs/kernel-notes.md. */
@@ -161,8 +166,34 @@ int wsteer_splice_verdict(struct __sk_buff *skb)
 	}
 
 	__u32 len = skb->len;
+	struct wsteer_flow_ctl *ctl = NULL;
+	if (wsteer_flow_limit || wsteer_rebalance)
+		ctl = bpf_map_lookup_elem(&wsteer_flow_ctl, &cookie);
+
+	/*
+	 * Rebalance. The agent asked to close this flow (ctl->close): from this skb on, hold every
+	 * byte the backend sends, for good. The frame state then stays as it was after the last byte
+	 * that went through here, so the agent knows where the frame in progress ends: it relays the
+	 * held bytes up to that boundary, writes its close frame behind them and drops the rest.
+	 * Otherwise walk this skb's frames before it leaves, redirected or held for backpressure.
+	 */
+	if (wsteer_rebalance && side->direction == WSTEER_DIR_BACKEND_TO_CLIENT) {
+		if (ctl && ctl->close) {
+			if (!side->closing) {
+				side->close_held_base = side->held;
+				side->closing = 1;
+				if (stats)
+					stats->close_holds++;
+				struct wsteer_event ev = {.cookie = cookie, .kind = WSTEER_EVENT_CLOSING};
+				bpf_ringbuf_output(&wsteer_events, &ev, sizeof(ev), 0);
+			}
+			return hold(side, stats, len); /* its atomic add orders the writes above before `held` */
+		}
+		if (!side->frames.lost && wsteer_frame_walk(skb, &side->frames) < 0 && stats)
+			stats->frame_walks_lost++;
+	}
+
 	if (wsteer_flow_limit) {
-		struct wsteer_flow_ctl *ctl = bpf_map_lookup_elem(&wsteer_flow_ctl, &cookie);
 		if (ctl) {
 			if (side->holding) {
 				if (ctl->relayed < side->held)

@@ -29,6 +29,18 @@ enum wsteer_direction {
 };
 
 /*
+ * Rebalance: where the WebSocket frames are in the bytes a backend socket received (the verdict walks
+ * them, see lib/frame_walk.h). The stream is at a frame boundary when frame_left == 0 and hdr_len == 0.
+ */
+struct wsteer_frame_state {
+	__u64 frame_left; /* payload bytes of the current frame still to come */
+	__u8 hdr[16];     /* the first hdr_len bytes of a header that straddles two skbs (at most 14 used) */
+	__u8 hdr_len;     /* 0: not inside a header */
+	__u8 lost;        /* 1: the walker gave up (skb too long to walk): the flow is never closed by rebalance */
+	__u8 pad0[6];
+};
+
+/*
  * Value of wsteer_flows, keyed by a socket's cookie (__u64, bpf_get_socket_cookie / SO_COOKIE).
  * One entry per spliced socket; the verdict program adds to the counters of the socket the bytes
  * arrived on, so the two directions of a flow never write the same entry.
@@ -47,6 +59,13 @@ struct wsteer_flow_side {
 	__u64 held;              /* bytes the verdict kept on this socket for the agent to relay (backpressure) */
 	__u8 pausing;            /* backpressure: 1 once the verdict asked the agent to pause this socket */
 	__u8 pad1[7];
+	/* Rebalance (backend sockets only, with --rebalance-above set). `closing` is written before
+	 * `held` grows, and lies after it: a reader copying the struct in order never sees a `held`
+	 * that includes close-held bytes next to closing == 0. */
+	struct wsteer_frame_state frames; /* frame boundaries of the bytes seen so far; frozen once closing */
+	__u64 close_held_base;   /* `held` when the verdict first saw the close request */
+	__u8 closing;            /* 1: the agent asked to close; every later skb is held for it */
+	__u8 pad2[7];
 };
 
 /*
@@ -57,12 +76,15 @@ struct wsteer_flow_side {
 struct wsteer_flow_ctl {
 	__u64 peer_written_base; /* the peer's bytes written (acked + SIOCOUTQ) when the flow was spliced */
 	__u64 relayed;           /* held bytes the agent has written to the peer */
+	__u8 close;              /* rebalance: 1 = hold every byte from now on, the agent closes the flow */
+	__u8 pad0[7];
 };
 
 /* Kinds of wsteer_events records. */
 enum wsteer_event_kind {
 	WSTEER_EVENT_HOLD = 1,  /* the verdict started holding a socket's bytes: its peer is far over the limit */
 	WSTEER_EVENT_PAUSE = 2, /* a socket's peer went over the limit: stop feeding the verdict for a while */
+	WSTEER_EVENT_CLOSING = 3, /* rebalance: the verdict saw a close request and holds the socket's bytes */
 };
 
 /* A wsteer_events ring buffer record. */
@@ -88,6 +110,8 @@ struct wsteer_stats {
 	__u64 no_flow;          /* skbs on a socket with no wsteer_flows entry: passed to its owner */
 	__u64 held_bytes;       /* backpressure: bytes kept for the agent to relay once the peer drains */
 	__u64 holds;            /* backpressure: times a flow started holding */
+	__u64 frame_walks_lost; /* rebalance: flows whose frame walk gave up (never closed by rebalance) */
+	__u64 close_holds;      /* rebalance: flows the verdict started holding for a close */
 };
 
 /* Backend states as the agent publishes them in wsteer_backends. */

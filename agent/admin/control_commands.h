@@ -34,9 +34,12 @@ struct ControlContext {
   std::function<boost::json::object()> status;
   // Userspace counters (the agent's push-style metrics), as {"name{labels}": value}.
   std::function<boost::json::object()> counters;
+  // Rebalance: what it would close now and why (unset with the userspace datapath).
+  std::function<boost::json::object()> rebalance_dry_run;
 };
 
-// Dispatches on request["command"]: "status", "drain", "undrain", "lookup", "stats".
+// Dispatches on request["command"]: "status", "drain", "undrain", "lookup", "stats", "rebalance"
+// (with "dry_run": true).
 // Always returns an object with "ok"; failures carry "error". Never throws on bad input.
 boost::json::object handle_control_request(const ControlContext& context, const boost::json::object& request);
 

@@ -22,6 +22,7 @@
 #include "proxy/health_prober.h"
 #include "proxy/listener.h"
 #include "proxy/proxy_context.h"
+#include "proxy/rebalancer.h"
 #include "proxy/spliced_flows.h"
 #include "steering/steering.h"
 
@@ -94,7 +95,8 @@ int run_agent(const AgentConfig& config) {
   if (splice) {
     datapath = std::make_unique<datapath::SpliceDatapath>(config.bpffs, config.steering.maglev_size,
                                                           config.proxy.splice_buffer_limit,
-                                                          static_cast<std::uint32_t>(config.services.size()));
+                                                          static_cast<std::uint32_t>(config.services.size()),
+                                                          config.rebalance.above > 0);
     // The flow's Service steering is told by the flow table itself; the gauge is node-wide.
     spliced = std::make_unique<proxy::SplicedFlows>(
         *datapath, [&](std::uint32_t) { metrics.active_connections().Decrement(); });
@@ -156,6 +158,28 @@ int run_agent(const AgentConfig& config) {
     }
     return std::vector<prometheus::MetricFamily>{reloads};
   }));
+
+  // Rebalance after a scale-up: a tick every 100 ms closes what the policy picks within the rate.
+  std::unique_ptr<proxy::Rebalancer> rebalancer;
+  if (spliced) {
+    std::vector<proxy::Rebalancer::Service> rebalance_services;
+    for (const auto& s : services) rebalance_services.push_back({s->config().name, &s->steering()});
+    rebalancer = std::make_unique<proxy::Rebalancer>(config.rebalance, std::move(rebalance_services), *spliced);
+    metrics.add_collectable(std::make_shared<metrics::FunctionCollector>([&] { return rebalancer->families(); }));
+  }
+  asio::steady_timer rebalance_timer(control);
+  std::function<void()> rebalance_tick = [&] {
+    rebalancer->tick();
+    rebalance_timer.expires_after(std::chrono::milliseconds(100));
+    rebalance_timer.async_wait([&](boost::system::error_code ec) {
+      if (!ec) rebalance_tick();
+    });
+  };
+  if (rebalancer && rebalancer->enabled()) {
+    spdlog::info("rebalance on: above {} x the mean, {} closes/s, min age {} s", config.rebalance.above,
+                 config.rebalance.rate, std::chrono::duration<double>(config.rebalance.min_age).count());
+    rebalance_tick();
+  }
 
   const auto open_connections = [&] {
     std::int64_t n = spliced ? static_cast<std::int64_t>(spliced->size()) : 0;
@@ -282,6 +306,7 @@ int run_agent(const AgentConfig& config) {
     return st;
   };
   control_context.counters = [&] { return admin::counters_json(metrics.registry().Collect()); };
+  if (rebalancer) control_context.rebalance_dry_run = [&] { return rebalancer->dry_run(); };
   // Without it the agent still balances (e.g. run unprivileged with --datapath userspace); only
   // wsteerctl's drain/lookup are lost, and it says the agent is not reachable.
   std::unique_ptr<admin::ControlServer> control_server;
@@ -317,6 +342,7 @@ int run_agent(const AgentConfig& config) {
                  config.shutdown_grace.count());
     for (auto& s : services) s->stop_accepting();
     if (scaling) scaling->stop();  // a leader releases its Lease: another agent takes over at once
+    rebalance_timer.cancel();  // shutting down: no more closes of our own
     *deadline_holder = std::chrono::steady_clock::now() + config.shutdown_grace;
     signals.async_wait([&](boost::system::error_code, int) {  // a second signal: stop now
       *deadline_holder = std::chrono::steady_clock::now();

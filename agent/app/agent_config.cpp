@@ -38,6 +38,9 @@ struct Settings {
   std::optional<std::string> pod_name, pod_namespace, peers_service, scaler_sync_period, scaler_lease_duration,
       scaler_renew_deadline, scaler_retry_period;
   XdpSettings xdp;  // --xdp-* / xdp-*
+  std::optional<double> rebalance_above;
+  std::optional<std::uint32_t> rebalance_rate;
+  std::optional<std::string> rebalance_min_age;
 };
 
 template <typename T>
@@ -108,6 +111,9 @@ Settings read_yaml(const std::filesystem::path& path) {
     else if (key == "scaler-renew-deadline") take(s.scaler_renew_deadline, v, "scaler-renew-deadline");
     else if (key == "scaler-retry-period") take(s.scaler_retry_period, v, "scaler-retry-period");
     else if (s.xdp.read_yaml(key, v)) continue;
+    else if (key == "rebalance-above") take(s.rebalance_above, v, "rebalance-above");
+    else if (key == "rebalance-rate") take(s.rebalance_rate, v, "rebalance-rate");
+    else if (key == "rebalance-min-age") take(s.rebalance_min_age, v, "rebalance-min-age");
     else throw std::invalid_argument("config " + path.string() + ": unknown key '" + key + "'");
   }
   return s;
@@ -152,6 +158,9 @@ void merge(Settings& flags, const Settings& file) {
   fill(flags.scaler_renew_deadline, file.scaler_renew_deadline);
   fill(flags.scaler_retry_period, file.scaler_retry_period);
   flags.xdp.fill_from(file.xdp);
+  fill(flags.rebalance_above, file.rebalance_above);
+  fill(flags.rebalance_rate, file.rebalance_rate);
+  fill(flags.rebalance_min_age, file.rebalance_min_age);
 }
 
 std::string read_secret(const std::filesystem::path& path) {
@@ -296,6 +305,19 @@ AgentConfig build(const Settings& s) {
   if (s.balance_factor) c.steering.balance_factor = *s.balance_factor;
   if (s.maglev_size) c.steering.maglev_size = *s.maglev_size;
   if (s.splice_buffer_limit) c.proxy.splice_buffer_limit = *s.splice_buffer_limit;
+  if (s.rebalance_above) {
+    if (!(*s.rebalance_above == 0 || *s.rebalance_above > 1.0))
+      throw std::invalid_argument("rebalance-above must be 0 (off) or greater than 1.0 (e.g. 1.2), not " +
+                                  std::to_string(*s.rebalance_above));
+    c.rebalance.above = *s.rebalance_above;
+  }
+  if (s.rebalance_rate) {
+    if (*s.rebalance_rate < 1) throw std::invalid_argument("rebalance-rate must be at least 1 flow per second");
+    c.rebalance.rate = *s.rebalance_rate;
+  }
+  if (s.rebalance_min_age) c.rebalance.min_age = parse_duration(*s.rebalance_min_age, "rebalance-min-age");
+  if (c.rebalance.above > 0 && c.proxy.datapath != proxy::DatapathMode::splice)
+    throw std::invalid_argument("rebalance-above needs --datapath splice (it closes spliced flows)");
   steering::validate_steering_config(c.steering);
   c.scaler = scaler_settings(s, c.services);
   c.xdp = s.xdp.build();
@@ -314,6 +336,25 @@ boost::asio::ip::tcp::endpoint parse_endpoint(const std::string& text, const std
   const auto port = authority->port_number();
   if (port == 0 && authority->port() != "0") throw std::invalid_argument(what + ": bad port in '" + text + "'");
   return {address, port};
+}
+
+std::chrono::nanoseconds parse_duration(const std::string& text, const std::string& what) {
+  std::size_t end = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &end);
+  } catch (const std::exception&) {
+    throw std::invalid_argument(what + ": expected a duration such as 90, 30s, 5m or 1h, got '" + text + "'");
+  }
+  const std::string unit = text.substr(end);
+  double seconds = value;
+  if (unit == "ms") seconds = value / 1000;
+  else if (unit == "m") seconds = value * 60;
+  else if (unit == "h") seconds = value * 3600;
+  else if (!unit.empty() && unit != "s")
+    throw std::invalid_argument(what + ": unknown unit '" + unit + "' in '" + text + "' (ms, s, m or h)");
+  if (!(seconds >= 0)) throw std::invalid_argument(what + " must not be negative, got '" + text + "'");
+  return std::chrono::nanoseconds(static_cast<long long>(seconds * 1e9));
 }
 
 std::string format_endpoint(const boost::asio::ip::tcp::endpoint& e) {
@@ -372,6 +413,12 @@ AgentConfig parse_agent_config(int argc, char** argv) {
                  "before TCP slows the sender (e.g. 4MiB; 0 = no limit; default 4MiB)")
       ->transform(CLI::AsSizeValue(false));
   flags.xdp.add_flags(app);
+  app.add_option("--rebalance-above", flags.rebalance_above,
+                 "close the oldest flows of a backend holding more than F x its Service's mean active "
+                 "connections, with a WebSocket close 1012 (0 = off, default; else > 1.0, e.g. 1.2)");
+  app.add_option("--rebalance-rate", flags.rebalance_rate, "at most N rebalance closes per second by this agent (default 10)");
+  app.add_option("--rebalance-min-age", flags.rebalance_min_age,
+                 "never close a flow younger than this (seconds, or 30s/5m; default 60s)");
   try {
     app.parse(argc, argv);
     if (config_file) merge(flags, read_yaml(*config_file));

@@ -4,6 +4,7 @@
 #include "app/service_config.h"
 #include "datapath/xdp_config.h"
 #include "proxy/proxy_config.h"
+#include "proxy/rebalance_policy.h"
 #include "steering/steering_config.h"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -49,6 +50,8 @@ struct AgentConfig {
   ScalerSettings scaler;
   // The XDP front door (--xdp-interfaces and friends); off while interfaces is empty.
   datapath::XdpConfig xdp;
+  // Rebalance after a scale-up (--rebalance-above/-rate/-min-age): off while above == 0.
+  proxy::RebalanceSettings rebalance;
   // --check-config: parse and validate everything, print a summary, run nothing.
   bool check_only = false;
 };
@@ -61,5 +64,7 @@ AgentConfig parse_agent_config(int argc, char** argv);
 boost::asio::ip::tcp::endpoint parse_endpoint(const std::string& text, const std::string& what);
 // The inverse: "HOST:PORT", "[V6]:PORT".
 std::string format_endpoint(const boost::asio::ip::tcp::endpoint& endpoint);
+// "90" (seconds), "30s", "5m", "1h", "500ms" -> a duration; throws std::invalid_argument naming `what`.
+std::chrono::nanoseconds parse_duration(const std::string& text, const std::string& what);
 
 }  // namespace wsteer::app

@@ -62,6 +62,11 @@ void run_command(const Options& options, std::ostream& out) {
     run_xdp(options, out);
     return;
   }
+  if (command == "rebalance") {
+    auto reply = through_agent(client, {{"command", "rebalance"}, {"dry_run", true}}, "rebalance --dry-run");
+    emit(options, reply, rebalance_table, out);
+    return;
+  }
   if (command == "lookup") {
     auto reply = through_agent(client, lookup_request(options.lookup), "lookup");
     emit(options, reply, lookup_table, out);

@@ -59,6 +59,9 @@ void lookup_table(const boost::json::object& model, std::ostream& out);
 // drain / undrain (through the agent)
 void drain_table(const boost::json::object& model, std::ostream& out);
 
+// rebalance --dry-run (through the agent)
+void rebalance_table(const boost::json::object& model, std::ostream& out);
+
 // stats
 boost::json::object stats_model(const wsteer_stats& bpf, const std::vector<BackendEntry>& backends,
                                 const boost::json::object* userspace_counters);

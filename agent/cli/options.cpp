@@ -70,6 +70,9 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv, std::ost
                                    std::pair{"allow", "exempt CIDR from every XDP check"},
                                    std::pair{"undeny", "take CIDR off the deny (and allow) list"}})
     xdp->add_subcommand(name, help)->add_option("cidr", o.xdp_cidr, "e.g. 203.0.113.0/24 or 2001:db8::/48")->required();
+  auto* rebalance = app.add_subcommand("rebalance", "which flows rebalance would close now, of which backend, and why");
+  rebalance->add_flag("--dry-run", o.dry_run, "show what it would do (the only mode: the agent rebalances on its own)")
+      ->required();
 
   try {
     app.parse(argc, argv);

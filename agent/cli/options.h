@@ -37,6 +37,7 @@ struct Options {
   std::string xdp_action;                    // xdp status|top|deny|allow|undeny
   std::string xdp_cidr;                      // xdp deny|allow|undeny CIDR
   std::uint64_t xdp_window_seconds = 10;     // xdp top --window
+  bool dry_run = false;  // rebalance --dry-run
 
   std::filesystem::path control_socket_path() const;
 };

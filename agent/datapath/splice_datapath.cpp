@@ -43,6 +43,8 @@ void add_stats(wsteer_stats& a, const wsteer_stats& b) {
   a.no_flow += b.no_flow;
   a.held_bytes += b.held_bytes;
   a.holds += b.holds;
+  a.frame_walks_lost += b.frame_walks_lost;
+  a.close_holds += b.close_holds;
 }
 
 void add_backend(wsteer_backend_counters& a, const wsteer_backend_counters& b) {
@@ -69,8 +71,9 @@ int lock_pin_dir(const std::filesystem::path& dir) {
 }  // namespace
 
 SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32_t maglev_size,
-                               std::uint64_t flow_limit, std::uint32_t services)
-    : pin_dir_(pin_dir), maglev_size_(maglev_size), services_(services), flow_limit_(flow_limit) {
+                               std::uint64_t flow_limit, std::uint32_t services, bool rebalance)
+    : pin_dir_(pin_dir), maglev_size_(maglev_size), services_(services), flow_limit_(flow_limit),
+      rebalance_(rebalance) {
   if (services_ == 0 || services_ > WSTEER_MAX_SERVICES)
     throw std::invalid_argument("between 1 and " + std::to_string(WSTEER_MAX_SERVICES) + " services, not " +
                                 std::to_string(services_));
@@ -90,6 +93,7 @@ SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32
   if (int err = bpf_map__set_max_entries(skel_->maps.wsteer_maglev, maglev_size_ * services_); err)
     throw_bpf(err, "size wsteer_maglev");
   skel_->rodata->wsteer_flow_limit = flow_limit_;
+  skel_->rodata->wsteer_rebalance = rebalance_ ? 1 : 0;
   if (int err = wsteer_splice__load(skel_); err) throw_bpf(err, "load BPF programs and create maps (needs CAP_BPF, CAP_NET_ADMIN for the sockhash, CAP_PERFMON for bpf_skc_to_tcp_sock)");
   if (int err = bpf_object__pin_maps(skel_->obj, pin_dir_.c_str()); err)
     throw_bpf(err, "pin maps in " + pin_dir_.string());
@@ -186,10 +190,22 @@ void SpliceDatapath::remove(const FlowSockets& flow) {
 }
 
 boost::system::error_code SpliceDatapath::set_flow_control(std::uint64_t cookie, std::uint64_t peer_written_base,
-                                                           std::uint64_t relayed) {
-  const wsteer_flow_ctl ctl{peer_written_base, relayed};
+                                                           std::uint64_t relayed, bool close) {
+  wsteer_flow_ctl ctl{};
+  ctl.peer_written_base = peer_written_base;
+  ctl.relayed = relayed;
+  ctl.close = close ? 1 : 0;
   if (bpf_map_update_elem(bpf_map__fd(skel_->maps.wsteer_flow_ctl), &cookie, &ctl, BPF_ANY) != 0)
     return errno_code(errno);
+  return {};
+}
+
+boost::system::error_code SpliceDatapath::seed_frames(std::uint64_t cookie, const wsteer_frame_state& frames) {
+  const int fd = bpf_map__fd(skel_->maps.wsteer_flows);
+  wsteer_flow_side side{};
+  if (bpf_map_lookup_elem(fd, &cookie, &side) != 0) return errno_code(errno);
+  side.frames = frames;
+  if (bpf_map_update_elem(fd, &cookie, &side, BPF_EXIST) != 0) return errno_code(errno);
   return {};
 }
 

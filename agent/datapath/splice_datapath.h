@@ -45,8 +45,10 @@ class SpliceDatapath {
   // `flow_limit`: bytes in the middle per flow and direction before the verdict holds
   // (backpressure, see splice.bpf.c); 0 disables it. `services`: how many Services the agent
   // balances, each with a Maglev table of `maglev_size` slots in wsteer_maglev.
+  // `rebalance`: the verdict walks the WebSocket frames backends send and honours close requests
+  // (--rebalance-above set); off, it costs the flows nothing.
   SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32_t maglev_size, std::uint64_t flow_limit = 0,
-                 std::uint32_t services = 1);
+                 std::uint32_t services = 1, bool rebalance = false);
   ~SpliceDatapath();  // detaches, unpins, removes pin_dir
   SpliceDatapath(const SpliceDatapath&) = delete;
   SpliceDatapath& operator=(const SpliceDatapath&) = delete;
@@ -64,8 +66,13 @@ class SpliceDatapath {
 
   // Backpressure control of the socket `cookie` (wsteer_flow_ctl): its peer's bytes written at
   // splice time, and how many of its held bytes the agent has relayed to the peer so far.
+  // `close` (rebalance): the verdict holds every later byte of this socket for the agent's close.
   boost::system::error_code set_flow_control(std::uint64_t cookie, std::uint64_t peer_written_base,
-                                             std::uint64_t relayed = 0);
+                                             std::uint64_t relayed = 0, bool close = false);
+  // Rebalance: where the frames stand after the bytes the agent relayed itself before the splice
+  // (the 101's tail). Only before `splice(cookie)`: afterwards the verdict owns the entry.
+  boost::system::error_code seed_frames(std::uint64_t cookie, const wsteer_frame_state& frames);
+  bool rebalance() const { return rebalance_; }
   // The verdict's view of one spliced socket (counters, holding state), if it is in the map.
   std::optional<wsteer_flow_side> flow_side(std::uint64_t cookie) const;
   std::uint64_t flow_limit() const { return flow_limit_; }
@@ -106,6 +113,7 @@ class SpliceDatapath {
   std::uint32_t maglev_size_ = 0;
   std::uint32_t services_ = 1;
   std::uint64_t flow_limit_ = 0;
+  bool rebalance_ = false;
   ring_buffer* events_ = nullptr;
   std::function<void(const wsteer_event&)> event_handler_;  // set during consume_events()
   int lock_fd_ = -1;  // flock on pin_dir_: one agent per folder

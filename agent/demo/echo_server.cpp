@@ -83,6 +83,9 @@ asio::awaitable<void> serve_ws(tcp::socket socket, std::string name) {
   }
   websocket::stream<beast::tcp_stream> ws(std::move(socket));
   ws.read_message_max(300u << 20);
+  // One frame per message, however large: Beast's default cuts messages into 4 KiB frames, which
+  // would hide frames longer than an skb from the tests that track frame boundaries (rebalance).
+  ws.auto_fragment(false);
   ws.set_option(websocket::stream_base::decorator(
       [name](websocket::response_type& res) { res.set("X-Wsteer-Backend", name); }));
   auto [accept_ec] = co_await ws.async_accept(req, kUse);

@@ -60,6 +60,11 @@ inline constexpr std::string_view scaler_scale_patches_total = "wsteer_scaler_sc
 inline constexpr std::string_view scaler_lease_rounds_total = "wsteer_scaler_lease_rounds_total";
 // Read at scrape time from the XDP guard's per-CPU counters (app/xdp_front_door.cpp).
 inline constexpr std::string_view xdp_packets_total = "wsteer_xdp_packets_total";
+// Rebalance after a scale-up (proxy/rebalancer.cpp).
+inline constexpr std::string_view rebalance_closed_flows_total = "wsteer_rebalance_closed_flows_total";
+inline constexpr std::string_view rebalance_close_timeouts_total = "wsteer_rebalance_close_timeouts_total";
+inline constexpr std::string_view rebalance_close_aborts_total = "wsteer_rebalance_close_aborts_total";
+inline constexpr std::string_view rebalance_closing_flows = "wsteer_rebalance_closing_flows";
 
 enum class Type { counter, gauge, histogram };
 
@@ -113,6 +118,10 @@ inline constexpr std::array kFamilies = {
     Family{scaler_scale_patches_total, Type::counter, false, true, true},
     Family{scaler_lease_rounds_total, Type::counter, false, true, true},
     Family{xdp_packets_total, Type::counter, false, false, false, true},
+    Family{rebalance_closed_flows_total, Type::counter, true, false, false, false},
+    Family{rebalance_close_timeouts_total, Type::counter, true, false, false, false},
+    Family{rebalance_close_aborts_total, Type::counter, true, false, false, false},
+    Family{rebalance_closing_flows, Type::gauge, true, false, false, false},
 };
 
 }  // namespace wsteer::metrics::names

@@ -1,5 +1,7 @@
 #include "proxy/session.h"
 
+#include "proxy/frame_tracker.h"
+
 #include "datapath/socket_info.h"
 #include "proxy/handshake_check.h"
 #include "proxy/userspace_relay.h"
@@ -39,7 +41,9 @@ constexpr std::size_t kBackendBodyLimit = 1024 * 1024;
 // data keeps arriving and room remains), so no skb is left partly read; looping until EAGAIN
 // instead never ends against a backend that streams right after its 101.
 asio::awaitable<boost::system::error_code> drain_queued(tcp::socket& from, tcp::socket& to, metrics::AgentMetrics& m,
-                                                        metrics::Direction direction) {
+                                                        metrics::Direction direction,
+                                                        wsteer_frame_state* frames = nullptr,
+                                                        std::uint64_t* tracked = nullptr) {
   boost::system::error_code ec;
   asio::socket_base::receive_buffer_size rcvbuf;
   from.get_option(rcvbuf, ec);
@@ -50,6 +54,8 @@ asio::awaitable<boost::system::error_code> drain_queued(tcp::socket& from, tcp::
     if (ec == asio::error::would_block || ec == asio::error::try_again) co_return boost::system::error_code{};
     if (ec) co_return ec;  // including EOF: the flow cannot be spliced
     m.userspace_bytes(direction, n);
+    if (frames) advance_frames(*frames, chunk.data(), n, false);
+    if (tracked) *tracked += n;
     auto [wec, wn] = co_await asio::async_write(to, asio::buffer(chunk.data(), n), kUse);
     if (wec) co_return wec;
     if (n < chunk.size()) co_return boost::system::error_code{};  // the queue was emptied
@@ -337,8 +343,19 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   // client (it speaks only after the 101), each kicked so bytes already queued go through.
   // First, bring the backend's receive queue to an skb boundary (see drain_queued; the client's
   // was emptied before its request went out).
-  if (auto drain_ec =
-          co_await drain_queued(backend_sock, client_sock, ctx.metrics, metrics::Direction::backend_to_client)) {
+  // Rebalance: the verdict follows the backend's frames from the splice on; it starts from where
+  // the bytes relayed here (the 101's tail and the drain) left them.
+  wsteer_frame_state frames{};
+  std::uint64_t seeded_bytes = 0;
+  const bool track_frames = ctx.datapath->rebalance();
+  if (track_frames) {
+    const auto tail = backend_buffer.data();  // a flat_buffer: one contiguous buffer
+    advance_frames(frames, static_cast<const char*>(tail.data()), tail.size(), false);
+    seeded_bytes += tail.size();
+  }
+  if (auto drain_ec = co_await drain_queued(backend_sock, client_sock, ctx.metrics,
+                                            metrics::Direction::backend_to_client, track_frames ? &frames : nullptr,
+                                            &seeded_bytes)) {
     ctx.datapath->remove(sockets);
     finish(ctx, spdlog::level::info, Result::aborted, "client_closed", client_name,
            "before splicing: " + drain_ec.message());
@@ -350,6 +367,16 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   flow.steering = &ctx.steering;
   flow.client_written_base = datapath::tcp_bytes_written(sockets.client_fd).value_or(0);
   flow.backend_written_base = datapath::tcp_bytes_written(sockets.backend_fd).value_or(0);
+  if (track_frames) {
+    spdlog::debug("client {}: frames seeded after {} bytes: {} bytes left, {} header bytes", client_name,
+                  seeded_bytes, frames.frame_left, frames.hdr_len);
+    if (auto ec = ctx.datapath->seed_frames(sockets.backend_cookie, frames)) {
+      spdlog::warn("client {}: cannot splice: {}", client_ip, ec.message());
+      ctx.datapath->remove(sockets);
+      ctx.metrics.connection(Result::aborted, "splice_failed");
+      co_return;
+    }
+  }
   // Backpressure needs each socket's peer base before the verdict sees its first byte.
   if (auto ec = ctx.datapath->set_flow_control(sockets.client_cookie, flow.backend_written_base);
       ec || (ec = ctx.datapath->set_flow_control(sockets.backend_cookie, flow.client_written_base))) {

@@ -1,4 +1,5 @@
 #include "proxy/spliced_flows.h"
+#include "proxy/spliced_flows_internal.h"
 
 #include "datapath/socket_info.h"
 
@@ -14,14 +15,8 @@
 #include <vector>
 
 namespace wsteer::proxy {
+using namespace flows_detail;
 namespace {
-
-constexpr int kClient = 0;
-constexpr int kBackend = 1;
-constexpr std::uint64_t kWakeToken = ~0ULL;
-constexpr std::uint64_t kEventsToken = ~0ULL - 1;
-// One recv() of held bytes; the peer's send buffer is the real buffer.
-constexpr std::size_t kRelayChunk = 256 * 1024;
 
 // TCP calls the verdict only once this many bytes wait (or the receive buffer nears full).
 bool set_rcvlowat(int fd, std::uint64_t bytes) {
@@ -29,33 +24,7 @@ bool set_rcvlowat(int fd, std::uint64_t bytes) {
   return ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0;
 }
 
-std::uint64_t token(std::uint64_t flow_id, int side) { return flow_id << 1 | static_cast<std::uint64_t>(side); }
-
 }  // namespace
-
-struct SplicedFlows::Side {
-  int fd = -1;
-  std::uint64_t cookie = 0;
-  std::uint64_t written_base = 0;
-  bool eof = false;         // the peer behind this socket sent its FIN
-  bool write_shut = false;  // we shut this socket's write side (propagated the other's FIN)
-  // Backpressure: the verdict holds this socket's bytes; the agent relays them to the peer.
-  bool paused = false;    // SO_RCVLOWAT raised: TCP keeps new bytes in the receive queue
-  bool relaying = false;
-  std::uint64_t relayed = 0;      // held bytes written to the peer (mirrored in wsteer_flow_ctl)
-  std::vector<char> pending;      // read from this socket, not yet written to the peer
-  std::size_t pending_off = 0;
-  bool want_out = false;          // this socket's send buffer is full of relayed bytes: wait for EPOLLOUT
-};
-
-struct SplicedFlows::Flow {
-  SplicedFlow owned;
-  std::array<Side, 2> sides;
-  // Half-close in progress for a side that hit EOF: its bytes must reach the peer first.
-  std::array<std::chrono::steady_clock::time_point, 2> drain_deadline{};
-  std::array<std::uint64_t, 2> last_progress{};
-  std::array<std::uint64_t, 2> last_redirected{~0ULL, ~0ULL};
-};
 
 SplicedFlows::SplicedFlows(datapath::SpliceDatapath& datapath, ClosedHandler on_closed,
                            std::chrono::milliseconds drain_timeout)
@@ -91,6 +60,7 @@ void SplicedFlows::adopt(SplicedFlow owned) {
     flow->sides[side].cookie = cookie;
     flow->sides[side].written_base = base;
   }
+  if (const auto side = datapath_.flow_side(owned.sockets.client_cookie)) flow->created_ns = side->created_ns;
   flow->owned = std::move(owned);
 
   std::lock_guard lock(mutex_);
@@ -132,7 +102,7 @@ void SplicedFlows::run() {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
-      busy = !half_closing_.empty() || !relaying_.empty() || !paused_.empty();
+      busy = !half_closing_.empty() || !relaying_.empty() || !paused_.empty() || !closing_.empty();
     }
     // Poll fast while a half-close waits for bytes to drain or a relay waits for the peer's
     // backlog to empty, otherwise sleep until an event.
@@ -145,6 +115,7 @@ void SplicedFlows::run() {
         datapath_.consume_events([this](const wsteer_event& ev) {
           if (ev.kind == WSTEER_EVENT_HOLD) on_hold_event(ev.cookie);
           if (ev.kind == WSTEER_EVENT_PAUSE) on_pause_event(ev.cookie);
+          // WSTEER_EVENT_CLOSING needs nothing here: closing flows are advanced on every pass.
         });
         continue;
       }
@@ -154,6 +125,8 @@ void SplicedFlows::run() {
     for (auto tok : relaying) relay(tok >> 1, static_cast<int>(tok & 1));
     const std::vector<std::uint64_t> paused(paused_.begin(), paused_.end());
     for (auto tok : paused) maybe_resume(tok >> 1, static_cast<int>(tok & 1));
+    const std::vector<std::uint64_t> closing(closing_.begin(), closing_.end());
+    for (auto id : closing) advance_close(id);
     advance_half_closes();
   }
 }
@@ -178,6 +151,10 @@ void SplicedFlows::on_event(std::uint64_t flow_id, int side, std::uint32_t event
   }
   if ((events & EPOLLOUT) && flow.sides[1 - side].relaying) {
     relay(flow_id, 1 - side);
+    if (!flows_.contains(flow_id)) return;
+  }
+  if ((events & (EPOLLIN | EPOLLOUT)) && flow.close) {
+    advance_close(flow_id);
     if (!flows_.contains(flow_id)) return;
   }
   if ((events & (EPOLLRDHUP | EPOLLHUP)) && !flow.sides[side].eof) {
@@ -263,6 +240,7 @@ void SplicedFlows::finish_locked(std::uint64_t flow_id) {
   relaying_.erase(token(flow_id, kBackend));
   paused_.erase(token(flow_id, kClient));
   paused_.erase(token(flow_id, kBackend));
+  closing_.erase(flow_id);
   for (const auto& side : flow->sides) {
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, side.fd, nullptr);
     by_cookie_.erase(side.cookie);
@@ -285,6 +263,7 @@ void SplicedFlows::on_hold_event(std::uint64_t cookie) {
   if (where == by_cookie_.end()) return;  // a flow that just ended
   const auto [flow_id, side] = where->second;
   Flow& flow = *flows_.at(flow_id);
+  if (flow.sides[side].closing) return;  // a hold from before the close: the close relays now
   ++holds_total_;
   // Every byte must now reach the verdict (to be held and relayed): a raised SO_RCVLOWAT would
   // keep a sender's last bytes in the TCP queue, where recv() cannot reach them.
@@ -308,14 +287,16 @@ void SplicedFlows::on_hold_event(std::uint64_t cookie) {
 bool SplicedFlows::relay_done(const Flow& flow, int from) const {
   const Side& src = flow.sides[from];
   if (src.pending_off < src.pending.size()) return false;
+  // A closing backend: done once the close frame is out and every held byte after it dropped.
+  if (src.closing && !(flow.close && flow.close->frame_sent)) return false;
   const auto side = datapath_.flow_side(src.cookie);
-  return !side || side->held <= src.relayed;
+  return !side || side->held <= src.relayed + src.discarded;
 }
 
 void SplicedFlows::update_interest(Flow& flow, std::uint64_t flow_id, int side) {
   const Side& s = flow.sides[side];
   epoll_event ev{};
-  ev.events = EPOLLRDHUP | EPOLLET | (s.relaying ? EPOLLIN : 0u) | (s.want_out ? EPOLLOUT : 0u);
+  ev.events = EPOLLRDHUP | EPOLLET | (s.relaying || s.closing ? EPOLLIN : 0u) | (s.want_out ? EPOLLOUT : 0u);
   ev.data.u64 = token(flow_id, side);
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, s.fd, &ev);
 }
@@ -414,7 +395,7 @@ void SplicedFlows::on_pause_event(std::uint64_t cookie) {
   if (where == by_cookie_.end()) return;
   const auto [flow_id, side] = where->second;
   Side& s = flows_.at(flow_id)->sides[side];
-  if (s.paused || s.relaying) return;
+  if (s.paused || s.relaying || s.closing) return;
   if (!set_rcvlowat(s.fd, datapath_.flow_limit() / 4)) return;
   s.paused = true;
   paused_.insert(token(flow_id, side));

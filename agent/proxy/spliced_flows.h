@@ -5,7 +5,9 @@
 //  - both sides finished, or an error/reset on either: remove the pair from the maps, close both;
 //  - backpressure: when the verdict holds a socket's bytes because its peer's reader is behind
 //    (wsteer_events), relay the held bytes to the peer as fast as the peer takes them, until the
-//    verdict hands the flow back to the kernel (see splice.bpf.c).
+//    verdict hands the flow back to the kernel (see splice.bpf.c);
+//  - rebalance: close a flow with a WebSocket close frame 1012 written at a backend frame boundary
+//    (request_close, spliced_flows_close.cpp).
 // One thread, one epoll set armed for EPOLLRDHUP only (plus EPOLLIN/EPOLLOUT on a flow while it
 // relays held bytes), so data the kernel moves never wakes it.
 #pragma once
@@ -22,6 +24,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 namespace wsteer::proxy {
 
@@ -48,6 +51,23 @@ struct SplicedFlowStats {
   std::uint64_t holds = 0;             // hold episodes that reached the agent, since start
 };
 
+// A flow as the rebalance policy sees it (rebalance_candidates()).
+struct RebalanceCandidate {
+  std::uint64_t flow_id = 0;
+  std::uint32_t backend_id = 0;
+  const steering::Steering* steering = nullptr;  // its Service
+  std::uint64_t created_ns = 0;                  // wsteer_flows.created_ns
+  bool closing = false;
+  bool closable = true;
+};
+
+// Rebalance closes per Service (by its steering), since start.
+struct RebalanceCounts {
+  std::uint64_t closed = 0;     // close frames 1012 written to the client
+  std::uint64_t timed_out = 0;  // of those, clients that did not finish the close in time: both sides closed
+  std::uint64_t aborted = 0;    // closes that could not write a close frame (peer gone, frames untracked)
+};
+
 class SplicedFlows {
  public:
   // Called after a flow ended and its Service's steering was told (SplicedFlow::steering).
@@ -67,9 +87,21 @@ class SplicedFlows {
   // Ends every flow now (after the shutdown grace period).
   void close_all();
 
+  // Rebalance. Every live flow (its creation time read once from wsteer_flows).
+  std::vector<RebalanceCandidate> rebalance_candidates() const;
+  // Starts closing a flow with a WebSocket close frame 1012 written at a backend frame boundary
+  // (see spliced_flows_close.cpp). False when the flow is gone, already closing, or untracked.
+  bool request_close(std::uint64_t flow_id);
+  std::unordered_map<const steering::Steering*, RebalanceCounts> rebalance_counts() const;
+  std::size_t closing() const;
+  // How long a client has to finish the close (its reply, the backend's hang-up) before both
+  // sides are closed. Set before the first request_close.
+  void set_close_timeout(std::chrono::milliseconds t) { close_timeout_ = t; }
+
  private:
   struct Side;
   struct Flow;
+  struct CloseState;
 
   void run();
   void on_event(std::uint64_t flow_id, int side, std::uint32_t events);
@@ -83,6 +115,10 @@ class SplicedFlows {
   void relay(std::uint64_t flow_id, int from);
   void update_interest(Flow& flow, std::uint64_t flow_id, int side);
   bool relay_done(const Flow& flow, int from) const;
+  // Rebalance (spliced_flows_close.cpp).
+  void advance_close(std::uint64_t flow_id);
+  bool close_find_boundary(Flow& flow);
+  void close_abort(std::uint64_t flow_id, const char* why);
 
   datapath::SpliceDatapath& datapath_;
   ClosedHandler on_closed_;
@@ -95,6 +131,9 @@ class SplicedFlows {
   std::unordered_set<std::uint64_t> half_closing_;  // flows with a FIN not yet propagated
   std::unordered_set<std::uint64_t> relaying_;      // token(flow, side) of senders being relayed
   std::unordered_set<std::uint64_t> paused_;        // token(flow, side) of senders paused (SO_RCVLOWAT)
+  std::unordered_set<std::uint64_t> closing_;       // flows being closed by rebalance
+  std::unordered_map<const steering::Steering*, RebalanceCounts> rebalance_counts_;
+  std::chrono::milliseconds close_timeout_{5000};
   std::uint64_t relayed_total_ = 0;
   std::uint64_t holds_total_ = 0;
   std::uint64_t next_id_ = 1;

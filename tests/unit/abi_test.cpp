@@ -7,7 +7,7 @@
 #include <cstddef>
 
 TEST(Abi, FlowSideLayout) {
-  EXPECT_EQ(sizeof(wsteer_flow_side), 80u);
+  EXPECT_EQ(sizeof(wsteer_flow_side), 128u);
   EXPECT_EQ(offsetof(wsteer_flow_side, peer_cookie), 0u);
   EXPECT_EQ(offsetof(wsteer_flow_side, bytes), 8u);
   EXPECT_EQ(offsetof(wsteer_flow_side, skbs), 16u);
@@ -20,11 +20,24 @@ TEST(Abi, FlowSideLayout) {
   EXPECT_EQ(offsetof(wsteer_flow_side, backend_id), 60u);
   EXPECT_EQ(offsetof(wsteer_flow_side, held), 64u);
   EXPECT_EQ(offsetof(wsteer_flow_side, pausing), 72u);
+  EXPECT_EQ(offsetof(wsteer_flow_side, frames), 80u);
+  EXPECT_EQ(offsetof(wsteer_flow_side, close_held_base), 112u);
+  EXPECT_EQ(offsetof(wsteer_flow_side, closing), 120u);
+  // `closing` must lie after `held` (see wsteer_abi.h: in-order copies never tear the other way).
+  EXPECT_GT(offsetof(wsteer_flow_side, closing), offsetof(wsteer_flow_side, held));
+}
+
+TEST(Abi, FrameStateLayout) {
+  EXPECT_EQ(sizeof(wsteer_frame_state), 32u);
+  EXPECT_EQ(offsetof(wsteer_frame_state, hdr), 8u);
+  EXPECT_EQ(offsetof(wsteer_frame_state, hdr_len), 24u);
+  EXPECT_EQ(offsetof(wsteer_frame_state, lost), 25u);
 }
 
 TEST(Abi, FlowControlAndEvents) {
-  EXPECT_EQ(sizeof(wsteer_flow_ctl), 16u);
+  EXPECT_EQ(sizeof(wsteer_flow_ctl), 24u);
   EXPECT_EQ(offsetof(wsteer_flow_ctl, relayed), 8u);
+  EXPECT_EQ(offsetof(wsteer_flow_ctl, close), 16u);
   EXPECT_EQ(sizeof(wsteer_event), 16u);
   EXPECT_EQ(offsetof(wsteer_event, kind), 8u);
 }
@@ -32,7 +45,9 @@ TEST(Abi, FlowControlAndEvents) {
 TEST(Abi, CountersLayout) {
   EXPECT_EQ(sizeof(wsteer_backend_counters), 32u);
   EXPECT_EQ(offsetof(wsteer_backend_counters, skbs), 16u);
-  EXPECT_EQ(sizeof(wsteer_stats), 72u);
+  EXPECT_EQ(sizeof(wsteer_stats), 88u);
+  EXPECT_EQ(offsetof(wsteer_stats, frame_walks_lost), 72u);
+  EXPECT_EQ(offsetof(wsteer_stats, close_holds), 80u);
   EXPECT_EQ(offsetof(wsteer_stats, redirect_failures), 32u);
   EXPECT_EQ(offsetof(wsteer_stats, zero_len_dropped), 40u);
   EXPECT_EQ(offsetof(wsteer_stats, no_flow), 48u);

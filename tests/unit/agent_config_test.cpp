@@ -121,7 +121,44 @@ TEST_F(AgentConfigTest, KubeWatchTimeoutAndCheckConfig) {
   EXPECT_EQ(parse({"--service", "a/b=0.0.0.0:1"}).kube_watch_timeout, std::chrono::seconds(290));  // default
 }
 
+TEST_F(AgentConfigTest, RebalanceIsOffByDefaultAndTakesFlagsOrYaml) {
+  const auto off = parse({"--listen", "0.0.0.0:8080", "--endpoints-file", "/tmp/e"});
+  EXPECT_EQ(off.rebalance.above, 0);
+  EXPECT_EQ(off.rebalance.rate, 10u);
+  EXPECT_EQ(off.rebalance.min_age, std::chrono::seconds(60));
+  const auto yaml = write("rebalance.yaml",
+                          "listen: 10.0.0.1:8080\nendpoints-file: /e\n"
+                          "rebalance-above: 1.2\nrebalance-rate: 25\nrebalance-min-age: 5m\n");
+  const auto c = parse({"--config", yaml, "--rebalance-rate", "7"});
+  EXPECT_DOUBLE_EQ(c.rebalance.above, 1.2);
+  EXPECT_EQ(c.rebalance.rate, 7u);  // flag wins
+  EXPECT_EQ(c.rebalance.min_age, std::chrono::minutes(5));
+  EXPECT_EQ(parse({"--listen", "0.0.0.0:8080", "--endpoints-file", "/e", "--rebalance-min-age", "90"}).rebalance.min_age,
+            std::chrono::seconds(90));
+  EXPECT_EQ(parse_duration("500ms", "x"), std::chrono::milliseconds(500));
+  EXPECT_EQ(parse_duration("30s", "x"), std::chrono::seconds(30));
+  EXPECT_EQ(parse_duration("1h", "x"), std::chrono::hours(1));
+}
+
 using AgentConfigDeathTest = AgentConfigTest;
+
+TEST_F(AgentConfigDeathTest, BadRebalanceSettingsExitWithAClearMessage) {
+  const std::vector<std::string> base{"--listen", "1.2.3.4:80", "--endpoints-file", "/tmp/e"};
+  auto with = [&](std::vector<std::string> extra) {
+    auto args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  EXPECT_EXIT(parse(with({"--rebalance-above", "0.9"})), ::testing::ExitedWithCode(2),
+              "rebalance-above must be 0 \\(off\\) or greater than 1.0");
+  EXPECT_EXIT(parse(with({"--rebalance-above", "1"})), ::testing::ExitedWithCode(2), "greater than 1.0");
+  EXPECT_EXIT(parse(with({"--rebalance-rate", "0"})), ::testing::ExitedWithCode(2), "at least 1 flow per second");
+  EXPECT_EXIT(parse(with({"--rebalance-min-age", "5 days"})), ::testing::ExitedWithCode(2), "unknown unit");
+  EXPECT_EXIT(parse(with({"--rebalance-min-age", "soon"})), ::testing::ExitedWithCode(2), "expected a duration");
+  EXPECT_EXIT(parse(with({"--rebalance-min-age=-5s"})), ::testing::ExitedWithCode(2), "must not be negative");
+  EXPECT_EXIT(parse(with({"--rebalance-above", "1.2", "--datapath", "userspace"})), ::testing::ExitedWithCode(2),
+              "needs --datapath splice");
+}
 
 TEST_F(AgentConfigDeathTest, BadServicesExitWithAClearMessage) {
   EXPECT_EXIT(parse({"--service", "chat=0.0.0.0:80"}), ::testing::ExitedWithCode(2), "no namespace");

@@ -109,6 +109,21 @@ TEST_F(ControlCommands, StatusAndStatsCarryTheAgentsFacts) {
   EXPECT_EQ(call({{"command", "stats"}}).at("counters").as_object().at("wsteer_x_total").as_int64(), 7);
 }
 
+TEST_F(ControlCommands, RebalanceAnswersOnlyADryRun) {
+  // Without the splice datapath there is nothing to rebalance.
+  const auto none = call({{"command", "rebalance"}, {"dry_run", true}});
+  EXPECT_FALSE(none.at("ok").as_bool());
+  EXPECT_NE(std::string(none.at("error").as_string()).find("splice datapath"), std::string::npos);
+  auto ctx = context();
+  ctx.rebalance_dry_run = [] { return json::object{{"enabled", true}, {"would_close", json::array{}}}; };
+  const auto plan = admin::handle_control_request(ctx, {{"command", "rebalance"}, {"dry_run", true}});
+  EXPECT_TRUE(plan.at("ok").as_bool());
+  EXPECT_TRUE(plan.at("enabled").as_bool());
+  const auto live = admin::handle_control_request(ctx, {{"command", "rebalance"}});
+  EXPECT_FALSE(live.at("ok").as_bool());
+  EXPECT_NE(std::string(live.at("error").as_string()).find("only a dry run"), std::string::npos);
+}
+
 // The socket: a scratch folder per test, an io_context on its own thread.
 class ControlSocket : public ::testing::Test {
  protected:
