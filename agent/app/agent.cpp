@@ -97,9 +97,8 @@ int run_agent(const AgentConfig& config) {
                                                           config.proxy.splice_buffer_limit,
                                                           static_cast<std::uint32_t>(config.services.size()),
                                                           config.rebalance.above > 0);
-    // The flow's Service steering is told by the flow table itself; the gauge is node-wide.
-    spliced = std::make_unique<proxy::SplicedFlows>(
-        *datapath, [&](std::uint32_t) { metrics.active_connections().Decrement(); });
+    // Each flow owns its counts (steering, the active-connections gauge): ending it ends them.
+    spliced = std::make_unique<proxy::SplicedFlows>(*datapath);
     spdlog::info("splice datapath loaded, maps pinned in {}", config.bpffs.string());
   }
 

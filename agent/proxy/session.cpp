@@ -1,9 +1,9 @@
 #include "proxy/session.h"
 
-#include "proxy/frame_tracker.h"
 
 #include "datapath/socket_info.h"
 #include "proxy/handshake_check.h"
+#include "proxy/splice_handoff.h"
 #include "proxy/userspace_relay.h"
 
 #include <boost/asio/as_tuple.hpp>
@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <vector>
 
 namespace wsteer::proxy {
@@ -33,52 +34,17 @@ constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kBackendHeaderLimit = 64 * 1024;
 constexpr std::size_t kBackendBodyLimit = 1024 * 1024;
 
-// Before a socket joins the verdict's map, read (and forward to `to`) everything it has queued.
-// The verdict gets whole skbs (tcp_read_skb), including bytes userspace already read from them:
-// Beast's reads of the handshake can stop inside an skb, and the verdict would then send that
-// skb's first part a second time. One recv() into a buffer larger than the receive buffer can
-// hold ends only when the queue is empty (tcp_recvmsg keeps copying, under the socket lock, while
-// data keeps arriving and room remains), so no skb is left partly read; looping until EAGAIN
-// instead never ends against a backend that streams right after its 101.
-asio::awaitable<boost::system::error_code> drain_queued(tcp::socket& from, tcp::socket& to, metrics::AgentMetrics& m,
-                                                        metrics::Direction direction,
-                                                        wsteer_frame_state* frames = nullptr,
-                                                        std::uint64_t* tracked = nullptr) {
-  boost::system::error_code ec;
-  asio::socket_base::receive_buffer_size rcvbuf;
-  from.get_option(rcvbuf, ec);
-  std::vector<char> chunk(2 * static_cast<std::size_t>(std::max(rcvbuf.value(), 64 * 1024)) + 64 * 1024);
-  from.non_blocking(true, ec);
-  for (;;) {
-    const std::size_t n = from.read_some(asio::buffer(chunk), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) co_return boost::system::error_code{};
-    if (ec) co_return ec;  // including EOF: the flow cannot be spliced
-    m.userspace_bytes(direction, n);
-    if (frames) advance_frames(*frames, chunk.data(), n, false);
-    if (tracked) *tracked += n;
-    auto [wec, wn] = co_await asio::async_write(to, asio::buffer(chunk.data(), n), kUse);
-    if (wec) co_return wec;
-    if (n < chunk.size()) co_return boost::system::error_code{};  // the queue was emptied
-  }
-}
-
-// Counts the session in wsteer_connections_active and ProxyContext::sessions while it lives.
-class SessionGuard {
+// Counts the session in ProxyContext::sessions while its coroutine runs (handshaking, or relaying
+// in userspace): the open connections are these plus the spliced flows.
+class SessionCount {
  public:
-  explicit SessionGuard(ProxyContext& ctx) : ctx_(ctx) {
-    ctx_.sessions++;
-    ctx_.metrics.active_connections().Increment();
-  }
-  ~SessionGuard() {
-    ctx_.sessions--;
-    if (!handed_off_) ctx_.metrics.active_connections().Decrement();
-  }
-  // The spliced-flow table now accounts for the connection (it decrements when the flow ends).
-  void hand_off() { handed_off_ = true; }
+  explicit SessionCount(ProxyContext& ctx) : ctx_(ctx) { ctx_.sessions++; }
+  ~SessionCount() { ctx_.sessions--; }
+  SessionCount(const SessionCount&) = delete;
+  SessionCount& operator=(const SessionCount&) = delete;
 
  private:
   ProxyContext& ctx_;
-  bool handed_off_ = false;
 };
 
 // Counts the client against its source in the XDP guard's connection cap while the session owns
@@ -105,22 +71,6 @@ class XdpSourceSlot {
   datapath::XdpConnCounts* counts_;
   std::uint64_t cookie_ = 0;
   bool handed_off_ = false;
-};
-
-// Connected to a backend and counted by steering until destroyed or released to a flow owner.
-class BackendLease {
- public:
-  BackendLease(steering::Steering& s, std::uint32_t id) : steering_(&s), id_(id) { s.on_connected(id); }
-  ~BackendLease() {
-    if (steering_) steering_->on_closed(id_);
-  }
-  BackendLease(const BackendLease&) = delete;
-  BackendLease& operator=(const BackendLease&) = delete;
-  void release() { steering_ = nullptr; }
-
- private:
-  steering::Steering* steering_;
-  std::uint32_t id_;
 };
 
 std::array<std::uint8_t, 16> mapped_v6(const asio::ip::address& a) {
@@ -184,7 +134,8 @@ asio::awaitable<void> send_error(Stream& stream, http::status status, const std:
 
 asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) {
   const auto started = std::chrono::steady_clock::now();
-  SessionGuard guard(ctx);
+  SessionCount session(ctx);
+  ActiveConnection active(ctx.metrics.active_connections());
   const auto& cfg = ctx.config;
 
   boost::system::error_code ec;
@@ -310,96 +261,46 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   tcp::socket backend_sock = backend.release_socket();
 
   // 5. The 101 and anything the backend sent right behind it go to the client from userspace.
-  // With the splice datapath, both sockets become redirect targets first; the verdict runs on
-  // them only after those bytes are in the client's send queue, so nothing can overtake the 101.
-  datapath::FlowSockets sockets{client_sock.native_handle(), backend_sock.native_handle()};
+  // With the splice datapath, both sockets become redirect targets first (SpliceHandoff); the
+  // verdict runs on them only after those bytes are in the client's send queue.
+  std::optional<SpliceHandoff> handoff;
   if (ctx.datapath) {
-    datapath::FlowMeta meta{chosen->id, mapped_v6(client_endpoint.address()), client_endpoint.port()};
-    if (auto insert_ec = ctx.datapath->add_targets(sockets, meta)) {
+    auto begun = SpliceHandoff::begin(*ctx.datapath, client_sock, backend_sock,
+                                      {chosen->id, mapped_v6(client_endpoint.address()), client_endpoint.port()});
+    if (!begun) {
       finish(ctx, spdlog::level::warn, Result::backend_error, "splice_failed", client_name,
-             "cannot make the sockets redirect targets: " + insert_ec.message());
+             "cannot make the sockets redirect targets: " + begun.error().message());
       co_await send_error(client_sock, http::status::bad_gateway, "splice_failed");
       co_return;
     }
+    handoff.emplace(std::move(*begun));
   }
   auto [relay_ec, relayed] = co_await http::async_write(client_sock, response, kUse);
   if (!relay_ec && backend_buffer.size() > 0)
     std::tie(relay_ec, std::ignore) = co_await asio::async_write(client_sock, backend_buffer.data(), kUse);
   if (relay_ec) {
-    if (ctx.datapath) ctx.datapath->remove(sockets);
     finish(ctx, spdlog::level::info, Result::aborted, "client_closed", client_name,
            "relaying the 101: " + relay_ec.message());
     co_return;
   }
   ctx.metrics.handshake_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 
-  if (!ctx.datapath) {
+  if (!handoff) {
     finish(ctx, spdlog::level::debug, Result::proxied, "none", client_name, "backend " + chosen->name);
     co_await relay_userspace(client_sock, backend_sock, ctx.metrics);
     co_return;
   }
 
-  // 6. Hand the flow to the kernel: backend first (its frames queue behind the 101), then the
-  // client (it speaks only after the 101), each kicked so bytes already queued go through.
-  // First, bring the backend's receive queue to an skb boundary (see drain_queued; the client's
-  // was emptied before its request went out).
-  // Rebalance: the verdict follows the backend's frames from the splice on; it starts from where
-  // the bytes relayed here (the 101's tail and the drain) left them.
-  wsteer_frame_state frames{};
-  std::uint64_t seeded_bytes = 0;
-  const bool track_frames = ctx.datapath->rebalance();
-  if (track_frames) {
-    const auto tail = backend_buffer.data();  // a flat_buffer: one contiguous buffer
-    advance_frames(frames, static_cast<const char*>(tail.data()), tail.size(), false);
-    seeded_bytes += tail.size();
-  }
-  if (auto drain_ec = co_await drain_queued(backend_sock, client_sock, ctx.metrics,
-                                            metrics::Direction::backend_to_client, track_frames ? &frames : nullptr,
-                                            &seeded_bytes)) {
-    ctx.datapath->remove(sockets);
-    finish(ctx, spdlog::level::info, Result::aborted, "client_closed", client_name,
-           "before splicing: " + drain_ec.message());
+  // 6. Hand the flow to the kernel; from here on the flow owns the sockets and the counts.
+  auto flow = co_await handoff->commit(client_sock, backend_sock, backend_buffer.data(), std::move(lease),
+                                       std::move(active), ctx.metrics);
+  if (!flow) {
+    finish(ctx, spdlog::level::warn, Result::aborted, "splice_failed", client_name, flow.error().message());
     co_return;
   }
-  SplicedFlow flow;
-  flow.sockets = sockets;
-  flow.backend_id = chosen->id;
-  flow.steering = &ctx.steering;
-  flow.client_written_base = datapath::tcp_bytes_written(sockets.client_fd).value_or(0);
-  flow.backend_written_base = datapath::tcp_bytes_written(sockets.backend_fd).value_or(0);
-  if (track_frames) {
-    spdlog::debug("client {}: frames seeded after {} bytes: {} bytes left, {} header bytes", client_name,
-                  seeded_bytes, frames.frame_left, frames.hdr_len);
-    if (auto ec = ctx.datapath->seed_frames(sockets.backend_cookie, frames)) {
-      spdlog::warn("client {}: cannot splice: {}", client_ip, ec.message());
-      ctx.datapath->remove(sockets);
-      ctx.metrics.connection(Result::aborted, "splice_failed");
-      co_return;
-    }
-  }
-  // Backpressure needs each socket's peer base before the verdict sees its first byte.
-  if (auto ec = ctx.datapath->set_flow_control(sockets.client_cookie, flow.backend_written_base);
-      ec || (ec = ctx.datapath->set_flow_control(sockets.backend_cookie, flow.client_written_base))) {
-    spdlog::warn("client {}: cannot splice: {}", client_ip, ec.message());
-    ctx.datapath->remove(sockets);
-    ctx.metrics.connection(Result::aborted, "splice_failed");
-    co_return;
-  }
-  for (auto [fd, cookie] : {std::pair{sockets.backend_fd, sockets.backend_cookie},
-                            std::pair{sockets.client_fd, sockets.client_cookie}}) {
-    if (auto splice_ec = ctx.datapath->splice(fd, cookie)) {
-      ctx.datapath->remove(sockets);
-      finish(ctx, spdlog::level::warn, Result::aborted, "splice_failed", client_name, splice_ec.message());
-      co_return;
-    }
-  }
-  flow.client.reset(client_sock.release());
-  flow.backend.reset(backend_sock.release());
-  lease.release();
-  guard.hand_off();
   source_slot.hand_off();
   finish(ctx, spdlog::level::debug, Result::spliced, "none", client_name, "backend " + chosen->name);
-  ctx.spliced->adopt(std::move(flow));
+  ctx.spliced->adopt(std::move(*flow));
 }
 
 }  // namespace wsteer::proxy

@@ -26,9 +26,8 @@ bool set_rcvlowat(int fd, std::uint64_t bytes) {
 
 }  // namespace
 
-SplicedFlows::SplicedFlows(datapath::SpliceDatapath& datapath, ClosedHandler on_closed,
-                           std::chrono::milliseconds drain_timeout)
-    : datapath_(datapath), on_closed_(std::move(on_closed)), drain_timeout_(drain_timeout),
+SplicedFlows::SplicedFlows(datapath::SpliceDatapath& datapath, std::chrono::milliseconds drain_timeout)
+    : datapath_(datapath), drain_timeout_(drain_timeout),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (!epoll_ || !wake_) throw std::system_error(errno, std::generic_category(), "epoll/eventfd");
   epoll_event ev{};
@@ -221,10 +220,10 @@ void SplicedFlows::try_half_close(Flow& flow, int from) {
       return;
     }
     if (now < flow.drain_deadline[from]) return;
-    spdlog::warn("flow to backend {}: {} bytes stuck for {} ms, closing anyway", flow.owned.backend_id,
+    spdlog::warn("flow to backend {}: {} bytes stuck for {} ms, closing anyway", flow.owned.lease.backend_id(),
                  redirected - std::min(written, redirected), drain_timeout_.count());
   }
-  spdlog::debug("flow to backend {}: FIN from {} propagated after {} redirected bytes", flow.owned.backend_id,
+  spdlog::debug("flow to backend {}: FIN from {} propagated after {} redirected bytes", flow.owned.lease.backend_id(),
                 from == kClient ? "client" : "backend", redirected);
   ::shutdown(dst.fd, SHUT_WR);
   dst.write_shut = true;
@@ -246,11 +245,7 @@ void SplicedFlows::finish_locked(std::uint64_t flow_id) {
     by_cookie_.erase(side.cookie);
   }
   datapath_.remove(flow->owned.sockets);
-  const auto backend_id = flow->owned.backend_id;
-  auto* steering = flow->owned.steering;
-  flow.reset();  // closes both descriptors
-  if (steering) steering->on_closed(backend_id);
-  if (on_closed_) on_closed_(backend_id);
+  flow.reset();  // closes both descriptors, then ends its counts (steering, active connections)
 }
 
 }  // namespace wsteer::proxy

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "core/unique_fd.h"
+#include "proxy/connection_counts.h"
 #include "datapath/splice_datapath.h"
 #include "steering/steering.h"
 
@@ -28,13 +29,15 @@
 
 namespace wsteer::proxy {
 
+// One flow in the kernel, and everything it holds: both descriptors, its backend's count in
+// steering and its place in wsteer_connections_active. Destroying it ends all of them; the
+// datapath entries are removed by SplicedFlows before (proxy/splice_handoff.h makes one).
 struct SplicedFlow {
+  BackendLease lease;       // steering's count of the connection: the backend id, the Service
+  ActiveConnection active;  // wsteer_connections_active
   UniqueFd client;
   UniqueFd backend;
   datapath::FlowSockets sockets;  // fds and cookies as inserted in the maps
-  std::uint32_t backend_id = 0;
-  // The Service's steering that counted the connection (on_connected): told when the flow ends.
-  steering::Steering* steering = nullptr;
   // tcp_bytes_written() of each socket after the agent's own last write, before the verdict ran:
   // what the socket's send path holds beyond this came from the verdict.
   std::uint64_t client_written_base = 0;
@@ -70,12 +73,9 @@ struct RebalanceCounts {
 
 class SplicedFlows {
  public:
-  // Called after a flow ended and its Service's steering was told (SplicedFlow::steering).
-  using ClosedHandler = std::function<void(std::uint32_t backend_id)>;
-
   // `drain_timeout`: how long a half-close may wait for bytes that do not move at all.
-  SplicedFlows(datapath::SpliceDatapath& datapath, ClosedHandler on_closed,
-               std::chrono::milliseconds drain_timeout = std::chrono::seconds(120));
+  explicit SplicedFlows(datapath::SpliceDatapath& datapath,
+                        std::chrono::milliseconds drain_timeout = std::chrono::seconds(120));
   ~SplicedFlows();  // closes every flow still open
   SplicedFlows(const SplicedFlows&) = delete;
   SplicedFlows& operator=(const SplicedFlows&) = delete;
@@ -121,7 +121,6 @@ class SplicedFlows {
   void close_abort(std::uint64_t flow_id, const char* why);
 
   datapath::SpliceDatapath& datapath_;
-  ClosedHandler on_closed_;
   std::chrono::milliseconds drain_timeout_;
   UniqueFd epoll_;
   UniqueFd wake_;  // eventfd: stop

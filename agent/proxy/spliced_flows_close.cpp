@@ -42,7 +42,7 @@ std::vector<RebalanceCandidate> SplicedFlows::rebalance_candidates() const {
   std::vector<RebalanceCandidate> out;
   out.reserve(flows_.size());
   for (const auto& [id, flow] : flows_)
-    out.push_back({id, flow->owned.backend_id, flow->owned.steering, flow->created_ns, flow->close.has_value(),
+    out.push_back({id, flow->owned.lease.backend_id(), flow->owned.lease.steering(), flow->created_ns, flow->close.has_value(),
                    !flow->untracked && !flow->sides[kClient].eof && !flow->sides[kBackend].eof});
   return out;
 }
@@ -98,8 +98,8 @@ void SplicedFlows::close_abort(std::uint64_t flow_id, const char* why) {
   auto it = flows_.find(flow_id);
   if (it == flows_.end()) return;
   spdlog::info("flow {} to backend {}: rebalance close abandoned ({}): closing both sides", flow_id,
-               it->second->owned.backend_id, why);
-  ++rebalance_counts_[it->second->owned.steering].aborted;
+               it->second->owned.lease.backend_id(), why);
+  ++rebalance_counts_[it->second->owned.lease.steering()].aborted;
   finish_locked(flow_id);
 }
 
@@ -117,7 +117,7 @@ bool SplicedFlows::close_find_boundary(Flow& flow) {
   c.frames = side->frames;
   c.base_known = true;
   spdlog::debug("flow to backend {}: close hold at held byte {}, {} bytes left in the frame, {} header bytes",
-                flow.owned.backend_id, c.base, c.frames.frame_left, c.frames.hdr_len);
+                flow.owned.lease.backend_id(), c.base, c.frames.frame_left, c.frames.hdr_len);
   if (wsteer_ws_at_boundary(&c.frames)) {
     c.bounded = true;
     c.limit = c.base;
@@ -148,7 +148,7 @@ void SplicedFlows::advance_close(std::uint64_t flow_id) {
     }
     if (now >= c.deadline) {
       spdlog::debug("flow {}: client did not finish the close in time: closing both sides", flow_id);
-      ++rebalance_counts_[flow.owned.steering].timed_out;
+      ++rebalance_counts_[flow.owned.lease.steering()].timed_out;
       finish_locked(flow_id);
     }
     return;
@@ -196,10 +196,10 @@ void SplicedFlows::advance_close(std::uint64_t flow_id) {
       if (c.frame_off < kCloseFrame.size()) continue;
       c.frame_sent = true;
       c.deadline = now + close_timeout_;
-      ++rebalance_counts_[flow.owned.steering].closed;
+      ++rebalance_counts_[flow.owned.lease.steering()].closed;
       spdlog::debug("flow {} to backend {} (client port {}): close frame 1012 written after {} redirected and {} "
                     "relayed bytes (base {}, limit {}, read {}, discarded {})",
-                    flow_id, flow.owned.backend_id, side->client_port, side->bytes, src.relayed, c.base, c.limit,
+                    flow_id, flow.owned.lease.backend_id(), side->client_port, side->bytes, src.relayed, c.base, c.limit,
                     c.read, src.discarded);
       return;
     }
