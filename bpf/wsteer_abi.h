@@ -13,7 +13,8 @@
 #define WSTEER_MAX_BACKENDS 1024
 /* Two sockets per spliced flow. */
 #define WSTEER_MAX_FLOW_SOCKETS 262144
-/* Default and upper bound of the Maglev table written for wsteerctl and XDP (a prime). */
+/* Default and upper bound of a Service's Maglev table (a prime). The agent steers with its own copy and
+ * publishes it in wsteer_maglev for wsteerctl; no BPF program reads it. */
 #define WSTEER_MAGLEV_DEFAULT_SIZE 65537
 #define WSTEER_MAGLEV_MAX_SIZE 1048573
 #define WSTEER_BACKEND_NAME_LEN 64
@@ -50,7 +51,7 @@ struct wsteer_flow_side {
 	__u64 bytes;             /* payload bytes received here and redirected to the peer */
 	__u64 skbs;              /* skbs redirected */
 	__u64 redirect_failures; /* redirects the kernel refused (peer gone) */
-	__u64 created_ns;        /* bpf_ktime_get_ns() / CLOCK_MONOTONIC when the flow was spliced */
+	__u64 created_ns;        /* CLOCK_MONOTONIC (bpf_ktime_get_ns()'s clock) when the agent added the flow */
 	__u8 client_addr[16];    /* the client's address, IPv4 as ::ffff:a.b.c.d */
 	__u16 client_port;       /* host byte order */
 	__u8 direction;          /* enum wsteer_direction */
@@ -89,7 +90,7 @@ enum wsteer_event_kind {
 
 /* A wsteer_events ring buffer record. */
 struct wsteer_event {
-	__u64 cookie; /* the socket whose bytes are held */
+	__u64 cookie; /* the socket the event is about (whose bytes are held, or whose peer is over the limit) */
 	__u32 kind;   /* enum wsteer_event_kind */
 	__u32 pad0;
 };

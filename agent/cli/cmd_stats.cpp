@@ -21,6 +21,10 @@ json::object stats_model(const wsteer_stats& s, const std::vector<BackendEntry>&
       {"redirect_failures", s.redirect_failures},
       {"zero_len_dropped", s.zero_len_dropped},
       {"no_flow", s.no_flow},
+      {"held_bytes", s.held_bytes},
+      {"holds", s.holds},
+      {"frame_walks_lost", s.frame_walks_lost},
+      {"close_holds", s.close_holds},
   };
   json::array per_backend;
   for (const auto& b : backends)
@@ -56,7 +60,11 @@ void stats_table(const json::object& model, std::ostream& out) {
   totals.print(out);
   print_fields(out, {{"redirect failures", std::to_string(u64(bpf, "redirect_failures"))},
                      {"FIN skbs dropped", std::to_string(u64(bpf, "zero_len_dropped"))},
-                     {"skbs of no flow", std::to_string(u64(bpf, "no_flow"))}});
+                     {"skbs of no flow", std::to_string(u64(bpf, "no_flow"))},
+                     {"bytes held (backpressure)", std::to_string(u64(bpf, "held_bytes"))},
+                     {"holds (backpressure)", std::to_string(u64(bpf, "holds"))},
+                     {"frame walks lost (rebalance)", std::to_string(u64(bpf, "frame_walks_lost"))},
+                     {"close holds (rebalance)", std::to_string(u64(bpf, "close_holds"))}});
 
   Table per_backend({{"BACKEND"}, {"BYTES C>B", true}, {"BYTES B>C", true}, {"SKBS C>B", true}, {"SKBS B>C", true}});
   for (const auto& v : arr(model, "backends")) {

@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/json_fields.h"
+#include "datapath/map_names.h"
 
 namespace wsteer::cli {
 namespace json = boost::json;
@@ -20,7 +21,7 @@ json::object status_model(const PinnedMaps& maps, const AgentProbe& probe, const
   std::uint64_t flow_entries = 0;
   for (const auto& f : maps.fill()) {
     fills.push_back(json::object{{"name", f.name}, {"type", f.type}, {"used", f.used}, {"max", f.max}});
-    if (f.name == "wsteer_flows") flow_entries = f.used;
+    if (f.name == datapath::map_names::flows) flow_entries = f.used;
   }
 
   const auto backends = maps.backends();

@@ -1,8 +1,9 @@
-// Read-only access to an agent's pinned maps (<bpffs>/wsteer_*), with libbpf. Works whether the
-// agent runs or not: the pins outlive a stopped or killed agent (only a clean exit unpins).
+// Read-only access to an agent's pinned maps (<bpffs>/wsteer_*): datapath::SpliceMaps (the reader
+// the agent uses too) with wsteerctl's error messages. Works whether the agent runs or not: the
+// pins outlive a stopped or killed agent (only a clean exit unpins).
 #pragma once
 
-#include "core/unique_fd.h"
+#include "datapath/splice_maps.h"
 #include "wsteer_abi.h"
 
 #include <cstdint>
@@ -13,23 +14,9 @@
 
 namespace wsteer::cli {
 
-struct BackendEntry {
-  std::uint32_t id = 0;
-  wsteer_backend_info info{};
-  wsteer_backend_counters counters{};  // per-CPU values summed
-};
-
-struct FlowSideEntry {
-  std::uint64_t cookie = 0;
-  wsteer_flow_side side{};
-};
-
-struct MapFill {
-  std::string name;
-  std::string type;
-  std::uint64_t used = 0;
-  std::uint64_t max = 0;
-};
+using BackendEntry = datapath::BackendEntry;
+using FlowSideEntry = datapath::FlowSideEntry;
+using MapFill = datapath::MapUsage;
 
 struct AttachedProgram {
   std::uint32_t id = 0;
@@ -42,27 +29,25 @@ class PinnedMaps {
   // Opens every map wsteerctl reads. Throws CtlError naming the folder and what is missing.
   explicit PinnedMaps(const std::filesystem::path& bpffs);
 
-  // Backends whose state is not WSTEER_BACKEND_UNUSED, by id.
-  std::vector<BackendEntry> backends() const;
-  // The Services the agent balances, by index (only those in use).
-  std::map<std::uint32_t, wsteer_service_info> services() const;
-  // Backend id per Maglev slot (every Service's table, one after another, see wsteer_services).
-  std::vector<std::uint32_t> maglev() const;
-  wsteer_stats stats() const;  // per-CPU values summed
-  std::vector<FlowSideEntry> flow_sides() const;
+  std::vector<BackendEntry> backends() const { return maps_.backends(); }
+  std::map<std::uint32_t, wsteer_service_info> services() const { return maps_.services(); }
+  std::vector<std::uint32_t> maglev() const { return maps_.maglev(); }
+  wsteer_stats stats() const { return maps_.stats(); }
+  std::vector<FlowSideEntry> flow_sides() const { return maps_.flow_sides(); }
   // True while the socket with this cookie is still open (still in wsteer_targets): a killed
   // agent's flow entries stay in wsteer_flows, but its sockets are gone from the sockhashes.
-  bool socket_open(std::uint64_t cookie) const;
+  bool socket_open(std::uint64_t cookie) const { return maps_.socket_open(cookie); }
   // Programs attached to the sockhash whose sockets run through the verdict.
   std::vector<AttachedProgram> verdict_programs() const;
   std::vector<MapFill> fill() const;
   const std::filesystem::path& folder() const { return folder_; }
 
  private:
-  int fd(const std::string& name) const;
+  PinnedMaps(const std::filesystem::path& bpffs, datapath::SpliceMaps maps) : folder_(bpffs), maps_(std::move(maps)) {}
+  static datapath::SpliceMaps open(const std::filesystem::path& bpffs);
 
   std::filesystem::path folder_;
-  std::map<std::string, UniqueFd> maps_;
+  datapath::SpliceMaps maps_;
 };
 
 }  // namespace wsteer::cli

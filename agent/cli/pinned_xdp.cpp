@@ -1,6 +1,7 @@
 #include "cli/pinned_xdp.h"
 
 #include "cli/ctl_error.h"
+#include "datapath/map_names.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -36,10 +37,10 @@ std::string mode_of(int ifindex) {
 }  // namespace
 
 PinnedXdp::PinnedXdp(const std::filesystem::path& bpffs) : dir_(datapath::xdp_pin_dir(bpffs)) {
-  config_ = open_pin(dir_ / "wsteer_xdp_config");
-  counters_ = open_pin(dir_ / "wsteer_xdp_counters");
-  sources_ = open_pin(dir_ / "wsteer_xdp_sources");
-  conns_ = open_pin(dir_ / "wsteer_xdp_conns");
+  config_ = open_pin(dir_ / datapath::map_names::xdp_config);
+  counters_ = open_pin(dir_ / datapath::map_names::xdp_counters);
+  sources_ = open_pin(dir_ / datapath::map_names::xdp_sources);
+  conns_ = open_pin(dir_ / datapath::map_names::xdp_conns);
   try {
     lists_.emplace(bpffs);
   } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
 #include "datapath/splice_datapath.h"
 
 #include "datapath/bpffs.h"
+#include "datapath/libbpf_log.h"
 #include "datapath/socket_info.h"
 #include "wsteer_splice.skel.h"
 
@@ -24,51 +25,38 @@ boost::system::error_code errno_code(int err) {
   return {err < 0 ? -err : err, boost::system::generic_category()};
 }
 
-template <typename Value>
-Value sum_percpu(int fd, std::uint32_t key, int ncpus, void (*add)(Value&, const Value&)) {
-  std::vector<Value> per_cpu(ncpus);
-  Value total{};
-  if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) != 0) return total;
-  for (const auto& v : per_cpu) add(total, v);
-  return total;
+// Deletes `cookie` from a map where it may legitimately be missing already (a sockhash entry
+// leaves when its socket closes; wsteer_flow_ctl is set only for some flows). Other errors are
+// logged: they would leave a stale entry behind.
+void delete_cookie(int map_fd, std::uint64_t cookie, const char* map) {
+  if (bpf_map_delete_elem(map_fd, &cookie) != 0 && errno != ENOENT)
+    spdlog::warn("remove socket {} from {}: {}", cookie, map, std::strerror(errno));
 }
 
-void add_stats(wsteer_stats& a, const wsteer_stats& b) {
-  for (int d = 0; d < WSTEER_DIR_COUNT; ++d) {
-    a.bytes[d] += b.bytes[d];
-    a.skbs[d] += b.skbs[d];
-  }
-  a.redirect_failures += b.redirect_failures;
-  a.zero_len_dropped += b.zero_len_dropped;
-  a.no_flow += b.no_flow;
-  a.held_bytes += b.held_bytes;
-  a.holds += b.holds;
-  a.frame_walks_lost += b.frame_walks_lost;
-  a.close_holds += b.close_holds;
-}
-
-void add_backend(wsteer_backend_counters& a, const wsteer_backend_counters& b) {
-  for (int d = 0; d < WSTEER_DIR_COUNT; ++d) {
-    a.bytes[d] += b.bytes[d];
-    a.skbs[d] += b.skbs[d];
-  }
+std::function<void(SpliceDatapath&)>& constructed_hook() {
+  static std::function<void(SpliceDatapath&)> hook;
+  return hook;
 }
 
 // Holds an exclusive flock on the pin folder for the agent's lifetime, so a second agent
 // pointed at the same folder fails loudly instead of unpinning the first one's maps.
-int lock_pin_dir(const std::filesystem::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw_bpf(errno, "open " + dir.string());
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    throw std::runtime_error("another wsteer-agent is using " + dir.string() +
-                             " (pick another --bpffs folder)");
-  }
+UniqueFd lock_pin_dir(const std::filesystem::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw_bpf(errno, "open " + dir.string());
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
+    throw std::runtime_error("another wsteer-agent is using " + dir.string() + " (pick another --bpffs folder)");
   return fd;
 }
 
-
 }  // namespace
+
+void SpliceDatapath::SkeletonDeleter::operator()(wsteer_splice* skel) const { wsteer_splice__destroy(skel); }
+
+void SpliceDatapath::RingBufferDeleter::operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
+
+void SpliceDatapath::set_constructed_hook_for_test(std::function<void(SpliceDatapath&)> hook) {
+  constructed_hook() = std::move(hook);
+}
 
 SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32_t maglev_size,
                                std::uint64_t flow_limit, std::uint32_t services, bool rebalance)
@@ -77,9 +65,11 @@ SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32
   if (services_ == 0 || services_ > WSTEER_MAX_SERVICES)
     throw std::invalid_argument("between 1 and " + std::to_string(WSTEER_MAX_SERVICES) + " services, not " +
                                 std::to_string(services_));
+  route_libbpf_log_to_spdlog();
   ensure_bpffs(pin_dir_);
   std::filesystem::create_directories(pin_dir_);
-  lock_fd_ = lock_pin_dir(pin_dir_);
+  lock_ = lock_pin_dir(pin_dir_);
+  folder_ = EmptyFolderRemover(pin_dir_);
   // A dead agent's pins cannot be taken over (its flows died with its descriptors): replace them.
   for (const auto& entry : std::filesystem::directory_iterator(pin_dir_)) {
     // Subfolders are not ours: xdp/ keeps the XDP guard's link attached across restarts.
@@ -88,22 +78,22 @@ SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32
     std::filesystem::remove(entry.path());
   }
 
-  skel_ = wsteer_splice__open();
+  skel_.reset(wsteer_splice__open());
   if (!skel_) throw_bpf(errno, "open BPF skeleton");
   if (int err = bpf_map__set_max_entries(skel_->maps.wsteer_maglev, maglev_size_ * services_); err)
     throw_bpf(err, "size wsteer_maglev");
   skel_->rodata->wsteer_flow_limit = flow_limit_;
   skel_->rodata->wsteer_rebalance = rebalance_ ? 1 : 0;
-  if (int err = wsteer_splice__load(skel_); err) throw_bpf(err, "load BPF programs and create maps (needs CAP_BPF, CAP_NET_ADMIN for the sockhash, CAP_PERFMON for bpf_skc_to_tcp_sock)");
-  if (int err = bpf_object__pin_maps(skel_->obj, pin_dir_.c_str()); err)
-    throw_bpf(err, "pin maps in " + pin_dir_.string());
+  if (int err = wsteer_splice__load(skel_.get()); err)
+    throw_bpf(err, "load BPF programs and create maps (needs CAP_BPF, CAP_NET_ADMIN for the sockhash, CAP_PERFMON "
+                   "for bpf_skc_to_tcp_sock)");
+  pins_ = PinnedObjectMaps(skel_->obj, pin_dir_);
   // libbpf 1.1 does not know the sk_skb/verdict section: attach to the map by hand.
-  if (int err = bpf_prog_attach(bpf_program__fd(skel_->progs.wsteer_splice_verdict),
-                                bpf_map__fd(skel_->maps.wsteer_spliced), BPF_SK_SKB_VERDICT, 0);
-      err)
-    throw_bpf(errno, "attach sk_skb verdict to wsteer_spliced");
-  attached_ = true;
-  events_ = ring_buffer__new(
+  verdict_ = VerdictAttachment(bpf_program__fd(skel_->progs.wsteer_splice_verdict),
+                               bpf_map__fd(skel_->maps.wsteer_spliced), BPF_SK_SKB_VERDICT,
+                               "sk_skb verdict to wsteer_spliced");
+  maps_.emplace(SpliceMaps::from_object(skel_->obj));
+  events_.reset(ring_buffer__new(
       bpf_map__fd(skel_->maps.wsteer_events),
       [](void* ctx, void* data, size_t size) -> int {
         auto* self = static_cast<SpliceDatapath*>(ctx);
@@ -111,23 +101,13 @@ SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32
           self->event_handler_(*static_cast<const wsteer_event*>(data));
         return 0;
       },
-      this, nullptr);
+      this, nullptr));
   if (!events_) throw_bpf(errno, "open wsteer_events ring buffer");
+  if (constructed_hook()) constructed_hook()(*this);
 }
 
-SpliceDatapath::~SpliceDatapath() {
-  if (events_) ring_buffer__free(events_);
-  if (skel_) {
-    if (attached_)
-      bpf_prog_detach2(bpf_program__fd(skel_->progs.wsteer_splice_verdict),
-                       bpf_map__fd(skel_->maps.wsteer_spliced), BPF_SK_SKB_VERDICT);
-    bpf_object__unpin_maps(skel_->obj, pin_dir_.c_str());
-    wsteer_splice__destroy(skel_);
-  }
-  std::error_code ec;
-  std::filesystem::remove(pin_dir_, ec);
-  if (lock_fd_ >= 0) ::close(lock_fd_);
-}
+// The members release everything in reverse order of construction (see the header).
+SpliceDatapath::~SpliceDatapath() = default;
 
 boost::system::error_code SpliceDatapath::add_targets(FlowSockets& flow, const FlowMeta& meta) {
   auto cc = socket_cookie(flow.client_fd);
@@ -153,7 +133,7 @@ boost::system::error_code SpliceDatapath::add_targets(FlowSockets& flow, const F
   side.direction = WSTEER_DIR_BACKEND_TO_CLIENT;
   if (bpf_map_update_elem(flows, &flow.backend_cookie, &side, BPF_NOEXIST) != 0) {
     auto ec = errno_code(errno);
-    bpf_map_delete_elem(flows, &flow.client_cookie);
+    delete_cookie(flows, flow.client_cookie, "wsteer_flows");
     return ec;
   }
 
@@ -182,10 +162,10 @@ boost::system::error_code SpliceDatapath::splice(int fd, std::uint64_t cookie) {
 void SpliceDatapath::remove(const FlowSockets& flow) {
   if (on_remove_) on_remove_(flow);
   for (std::uint64_t cookie : {flow.client_cookie, flow.backend_cookie}) {
-    bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_spliced), &cookie);
-    bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_targets), &cookie);
-    bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_flows), &cookie);
-    bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_flow_ctl), &cookie);
+    delete_cookie(bpf_map__fd(skel_->maps.wsteer_spliced), cookie, "wsteer_spliced");
+    delete_cookie(bpf_map__fd(skel_->maps.wsteer_targets), cookie, "wsteer_targets");
+    delete_cookie(bpf_map__fd(skel_->maps.wsteer_flows), cookie, "wsteer_flows");
+    delete_cookie(bpf_map__fd(skel_->maps.wsteer_flow_ctl), cookie, "wsteer_flow_ctl");
   }
 }
 
@@ -210,55 +190,59 @@ boost::system::error_code SpliceDatapath::seed_frames(std::uint64_t cookie, cons
 }
 
 std::optional<wsteer_flow_side> SpliceDatapath::flow_side(std::uint64_t cookie) const {
-  wsteer_flow_side side{};
-  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.wsteer_flows), &cookie, &side) != 0) return std::nullopt;
-  return side;
+  return maps_->flow_side(cookie);
 }
 
-int SpliceDatapath::events_fd() const { return ring_buffer__epoll_fd(events_); }
+int SpliceDatapath::events_fd() const { return ring_buffer__epoll_fd(events_.get()); }
 
 void SpliceDatapath::consume_events(const std::function<void(const wsteer_event&)>& handler) {
   event_handler_ = handler;
-  ring_buffer__consume(events_);
+  if (int err = ring_buffer__consume(events_.get()); err < 0)
+    spdlog::warn("read wsteer_events: {}", std::strerror(-err));
   event_handler_ = nullptr;
 }
 
 std::uint64_t SpliceDatapath::redirected_bytes(std::uint64_t cookie) const {
-  wsteer_flow_side side{};
-  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.wsteer_flows), &cookie, &side) != 0) return 0;
-  return side.bytes;
+  const auto side = maps_->flow_side(cookie);
+  return side ? side->bytes : 0;
 }
 
-SpliceTotals SpliceDatapath::totals() const {
-  return {sum_percpu<wsteer_stats>(bpf_map__fd(skel_->maps.wsteer_stats), 0, libbpf_num_possible_cpus(),
-                                   add_stats)};
-}
+SpliceTotals SpliceDatapath::totals() const { return {maps_->stats()}; }
 
 wsteer_backend_counters SpliceDatapath::backend_counters(std::uint32_t backend_id) const {
-  return sum_percpu<wsteer_backend_counters>(bpf_map__fd(skel_->maps.wsteer_backend_counters), backend_id,
-                                             libbpf_num_possible_cpus(), add_backend);
+  return maps_->backend_counters(backend_id);
 }
 
-
 void SpliceDatapath::publish_backend(std::uint32_t id, const wsteer_backend_info& info) {
-  if (id >= WSTEER_MAX_BACKENDS) return;
-  bpf_map_update_elem(bpf_map__fd(skel_->maps.wsteer_backends), &id, &info, BPF_ANY);
+  if (id >= WSTEER_MAX_BACKENDS) {
+    spdlog::warn("publish backend {}: ids stop at {}", id, WSTEER_MAX_BACKENDS - 1);
+    return;
+  }
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.wsteer_backends), &id, &info, BPF_ANY) != 0)
+    spdlog::warn("publish backend {} in wsteer_backends: {}", id, std::strerror(errno));
 }
 
 void SpliceDatapath::publish_service(std::uint32_t service, const wsteer_service_info& info) {
-  if (service >= services_) return;
-  bpf_map_update_elem(bpf_map__fd(skel_->maps.wsteer_services), &service, &info, BPF_ANY);
+  if (service >= services_) {
+    spdlog::warn("publish service {}: this datapath was sized for {}", service, services_);
+    return;
+  }
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.wsteer_services), &service, &info, BPF_ANY) != 0)
+    spdlog::warn("publish service {} in wsteer_services: {}", service, std::strerror(errno));
 }
 
 void SpliceDatapath::publish_maglev(const std::vector<std::uint32_t>& table, std::uint32_t service) {
-  if (service >= services_) return;
+  if (service >= services_) {
+    spdlog::warn("publish Maglev table of service {}: this datapath was sized for {}", service, services_);
+    return;
+  }
   const int fd = bpf_map__fd(skel_->maps.wsteer_maglev);
   std::uint32_t n = std::min<std::uint32_t>(static_cast<std::uint32_t>(table.size()), maglev_size_);
   std::vector<std::uint32_t> slots(n);
   for (std::uint32_t slot = 0; slot < n; ++slot) slots[slot] = service * maglev_size_ + slot;
   // One syscall for the whole table instead of one per slot.
   if (bpf_map_update_batch(fd, slots.data(), table.data(), &n, nullptr) != 0)
-    spdlog::warn("publish Maglev table: {}", std::strerror(errno));
+    spdlog::warn("publish Maglev table of service {} in wsteer_maglev: {}", service, std::strerror(errno));
 }
 
 }  // namespace wsteer::datapath

@@ -1,8 +1,14 @@
 // The splice datapath: owns the loaded BPF object (skeleton), pins its maps under a bpffs folder,
-// attaches the verdict, and inserts/removes the two sockets of each flow. See
-// shared/KERNEL-NOTES.md for the insertion order this class makes possible.
+// attaches the verdict, and inserts/removes the two sockets of each flow. See docs/kernel-notes.md
+// ("Splicing a flow") for the insertion order this class makes possible.
+// Every kernel object it holds is a member that undoes itself (kernel_objects.h), declared in the
+// order they are made: a constructor that throws half-way, like the destructor, releases exactly
+// what was made, in reverse (ring buffer, verdict attachment, pins, skeleton, folder, flock).
 #pragma once
 
+#include "core/unique_fd.h"
+#include "datapath/kernel_objects.h"
+#include "datapath/splice_maps.h"
 #include "wsteer_abi.h"
 
 #include <boost/system/error_code.hpp>
@@ -49,7 +55,7 @@ class SpliceDatapath {
   // (--rebalance-above set); off, it costs the flows nothing.
   SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32_t maglev_size, std::uint64_t flow_limit = 0,
                  std::uint32_t services = 1, bool rebalance = false);
-  ~SpliceDatapath();  // detaches, unpins, removes pin_dir
+  ~SpliceDatapath();  // detaches, unpins, removes pin_dir, unlocks
   SpliceDatapath(const SpliceDatapath&) = delete;
   SpliceDatapath& operator=(const SpliceDatapath&) = delete;
 
@@ -103,20 +109,36 @@ class SpliceDatapath {
   };
   // wsteer_flows and the two sockhashes: how full they are.
   std::vector<MapFill> map_fill() const;
+  // The reader of the maps (the same one wsteerctl uses on the pins).
+  const SpliceMaps& maps() const { return *maps_; }
+
+  // Test-only: called at the very end of the constructor, when everything is loaded, pinned,
+  // attached and the ring buffer is open; an exception it throws fails the constructor there.
+  // The privileged datapath test uses it to prove a late failure leaves nothing behind.
+  static void set_constructed_hook_for_test(std::function<void(SpliceDatapath&)> hook);
 
  private:
-  int map_fd(const char* name) const;
+  struct SkeletonDeleter {
+    void operator()(wsteer_splice* skel) const;
+  };
+  struct RingBufferDeleter {
+    void operator()(ring_buffer* rb) const;
+  };
 
   std::filesystem::path pin_dir_;
-  wsteer_splice* skel_ = nullptr;
-  bool attached_ = false;
   std::uint32_t maglev_size_ = 0;
   std::uint32_t services_ = 1;
   std::uint64_t flow_limit_ = 0;
   bool rebalance_ = false;
-  ring_buffer* events_ = nullptr;
+  // Kernel objects, in the order the constructor makes them (destroyed in reverse).
+  UniqueFd lock_;                 // flock on pin_dir_: one agent per folder
+  EmptyFolderRemover folder_;     // removes pin_dir_ once the pins are gone
+  std::unique_ptr<wsteer_splice, SkeletonDeleter> skel_;
+  PinnedObjectMaps pins_;         // unpins the maps
+  VerdictAttachment verdict_;     // detaches the verdict from wsteer_spliced
+  std::optional<SpliceMaps> maps_;
+  std::unique_ptr<ring_buffer, RingBufferDeleter> events_;
   std::function<void(const wsteer_event&)> event_handler_;  // set during consume_events()
-  int lock_fd_ = -1;  // flock on pin_dir_: one agent per folder
   std::function<void(const FlowSockets&)> on_remove_;
 };
 

@@ -1,6 +1,7 @@
 #include "datapath/xdp_guard.h"
 
 #include "datapath/bpffs.h"
+#include "datapath/libbpf_log.h"
 #include "wsteer_xdp_guard.skel.h"
 
 #include <bpf/bpf.h>
@@ -38,12 +39,15 @@ std::string mode_of(int ifindex) {
 
 }  // namespace
 
+void XdpGuard::SkeletonDeleter::operator()(wsteer_xdp_guard* skel) const { wsteer_xdp_guard__destroy(skel); }
+
 XdpGuard::XdpGuard(const std::filesystem::path& bpffs, const XdpConfig& config,
                    const std::vector<std::uint16_t>& ports)
     : pin_dir_(xdp_pin_dir(bpffs)) {
   validate_xdp_config(config);
   if (ports.empty() || ports.size() > WSTEER_XDP_MAX_PORTS)
     throw std::invalid_argument("XDP guard: between 1 and " + std::to_string(WSTEER_XDP_MAX_PORTS) + " listen ports");
+  route_libbpf_log_to_spdlog();
   ensure_bpffs(bpffs);
   std::filesystem::create_directories(pin_dir_);
   // One agent per folder: a second one would unpin the first one's links.
@@ -53,9 +57,9 @@ XdpGuard::XdpGuard(const std::filesystem::path& bpffs, const XdpConfig& config,
     throw std::runtime_error("another wsteer-agent is using " + pin_dir_.string() + " (pick another --bpffs folder)");
 
   try {
-    skel_ = wsteer_xdp_guard__open();
+    skel_.reset(wsteer_xdp_guard__open());
     if (!skel_) fail(errno, "open the XDP guard's BPF skeleton");
-    if (int err = wsteer_xdp_guard__load(skel_); err)
+    if (int err = wsteer_xdp_guard__load(skel_.get()); err)
       fail(err, "load the XDP guard (needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)");
     // Filled before any interface sees the program: it never runs with empty lists.
     fill_maps(config, ports);
@@ -78,11 +82,8 @@ void XdpGuard::release() noexcept {
     a.link.reset();
   }
   attachments_.clear();
-  if (skel_) {
-    if (maps_pinned_) bpf_object__unpin_maps(skel_->obj, pin_dir_.c_str());
-    wsteer_xdp_guard__destroy(skel_);
-    skel_ = nullptr;
-  }
+  pins_.reset();
+  skel_.reset();
   std::error_code ec;
   std::filesystem::remove(pin_dir_, ec);  // only if empty: a stale link pin of ours is never left
   // The --bpffs folder too, if nothing else is in it (with --datapath userspace we created it).
@@ -111,8 +112,7 @@ void XdpGuard::pin_maps() {
     spdlog::warn("XDP guard: replacing stale pin {}", entry.path().string());
     std::filesystem::remove(entry.path());
   }
-  if (int err = bpf_object__pin_maps(skel_->obj, pin_dir_.c_str()); err) fail(err, "pin the XDP maps in " + pin_dir_.string());
-  maps_pinned_ = true;
+  pins_ = PinnedObjectMaps(skel_->obj, pin_dir_);
 }
 
 void XdpGuard::attach(const std::string& interface) {

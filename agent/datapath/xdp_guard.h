@@ -6,6 +6,7 @@
 #pragma once
 
 #include "core/unique_fd.h"
+#include "datapath/kernel_objects.h"
 #include "datapath/xdp_config.h"
 #include "datapath/xdp_counters.h"
 #include "datapath/xdp_lists.h"
@@ -14,6 +15,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,10 +55,15 @@ class XdpGuard {
   // Unpins and detaches what this object attached, unpins its maps, removes the folder if empty.
   void release() noexcept;
 
+  struct SkeletonDeleter {
+    void operator()(wsteer_xdp_guard* skel) const;
+  };
+
   std::filesystem::path pin_dir_;
+  // In the order they are made; release() (and so the destructor) undoes them in reverse.
   UniqueFd lock_;
-  wsteer_xdp_guard* skel_ = nullptr;
-  bool maps_pinned_ = false;
+  std::unique_ptr<wsteer_xdp_guard, SkeletonDeleter> skel_;
+  PinnedObjectMaps pins_;
   std::vector<XdpAttachment> attachments_;
 };
 

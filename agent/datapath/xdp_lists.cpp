@@ -1,5 +1,7 @@
 #include "datapath/xdp_lists.h"
 
+#include "datapath/map_names.h"
+
 #include <bpf/bpf.h>
 
 #include <cerrno>
@@ -11,7 +13,7 @@ namespace wsteer::datapath {
 
 const char* to_string(XdpList list) { return list == XdpList::deny ? "deny" : "allow"; }
 
-std::filesystem::path xdp_pin_dir(const std::filesystem::path& bpffs) { return bpffs / "xdp"; }
+std::filesystem::path xdp_pin_dir(const std::filesystem::path& bpffs) { return bpffs / map_names::xdp_folder; }
 
 void XdpListMaps::add(const Cidr& cidr, std::uint32_t origin) const {
   int rc;
@@ -73,10 +75,10 @@ std::vector<XdpListEntry> XdpListMaps::entries() const {
 
 PinnedXdpLists::PinnedXdpLists(const std::filesystem::path& bpffs) {
   const auto dir = xdp_pin_dir(bpffs);
-  deny4_ = open_pin(dir / "wsteer_xdp_deny4");
-  deny6_ = open_pin(dir / "wsteer_xdp_deny6");
-  allow4_ = open_pin(dir / "wsteer_xdp_allow4");
-  allow6_ = open_pin(dir / "wsteer_xdp_allow6");
+  deny4_ = open_pin(dir / map_names::xdp_deny4);
+  deny6_ = open_pin(dir / map_names::xdp_deny6);
+  allow4_ = open_pin(dir / map_names::xdp_allow4);
+  allow6_ = open_pin(dir / map_names::xdp_allow6);
 }
 
 XdpListMaps PinnedXdpLists::list(XdpList which) const {

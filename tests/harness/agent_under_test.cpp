@@ -2,6 +2,7 @@
 
 #include "admin/control_protocol.h"
 #include "datapath/map_keys.h"
+#include "datapath/map_names.h"
 #include "harness/ws_client.h"
 
 #include <bpf/bpf.h>
@@ -127,8 +128,8 @@ std::map<std::string, double> AgentUnderTest::metrics() const {
 }
 
 std::size_t AgentUnderTest::flow_map_entries() const {
-  const int fd = bpf_obj_get((bpffs_ / "wsteer_flows").c_str());
-  if (fd < 0) throw std::runtime_error("cannot open pinned wsteer_flows in " + bpffs_.string());
+  const int fd = bpf_obj_get((bpffs_ / datapath::map_names::flows).c_str());
+  if (fd < 0) throw std::runtime_error(std::string("cannot open pinned ") + datapath::map_names::flows + " in " + bpffs_.string());
   const std::size_t n = datapath::count_map_keys(fd);
   ::close(fd);
   return n;

@@ -203,6 +203,27 @@ TEST(WsteerctlModels, StatsAndStatusTablesSayWhenTheAgentIsDown) {
   EXPECT_NE(backends_out.str().find("showing the pinned maps as the agent last wrote them"), std::string::npos);
 }
 
+TEST(WsteerctlModels, StatsShowBackpressureAndRebalanceCounters) {
+  wsteer_stats s{};
+  s.held_bytes = 4096;
+  s.holds = 3;
+  s.frame_walks_lost = 2;
+  s.close_holds = 1;
+  const auto model = stats_model(s, {}, nullptr);
+  const auto& bpf = model.at("bpf").as_object();
+  EXPECT_EQ(bpf.at("held_bytes").to_number<std::uint64_t>(), 4096u);
+  EXPECT_EQ(bpf.at("holds").to_number<std::uint64_t>(), 3u);
+  EXPECT_EQ(bpf.at("frame_walks_lost").to_number<std::uint64_t>(), 2u);
+  EXPECT_EQ(bpf.at("close_holds").to_number<std::uint64_t>(), 1u);
+  auto with_agent = model;
+  with_agent["agent"] = json::object{{"up", false}, {"reason", "down"}};
+  std::ostringstream out;
+  stats_table(with_agent, out);
+  expect_fits_80_columns(out.str());
+  EXPECT_NE(out.str().find("bytes held (backpressure)"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("4096"), std::string::npos) << out.str();
+}
+
 TEST(WsteerctlOutput, JsonIsPrettyAndParsesBack) {
   const json::object model{{"a", 1}, {"b", json::array{json::value("x"), json::object{{"c", nullptr}}}}, {"e", json::object{}}};
   std::ostringstream out;
