@@ -20,6 +20,9 @@ struct ProxyContext {
   SplicedFlows* spliced = nullptr;               // null with the userspace datapath
   // Sessions still in a coroutine: handshaking, or relaying in userspace.
   std::atomic<std::int64_t> sessions{0};
+  // Of those, the ones serving plain HTTP (proxy/http_proxy.cpp), and the requests they proxied.
+  std::atomic<std::int64_t> http_connections{0};
+  std::atomic<std::uint64_t> http_requests{0};
 
   std::int64_t open_connections() const {
     return sessions.load() + static_cast<std::int64_t>(spliced ? spliced->size() : 0);
