@@ -5,7 +5,8 @@
 # WSTEER_DEPS picks the groups (comma-separated; default "all"):
 #   build       compile wsteer-agent and wsteerctl (the image's build stage uses only this)
 #   runtime     the shared libraries those two binaries load (the image's runtime stage)
-#   test        the test suites, the demo and the tools the privileged tests drive
+#   test        the test suites, the demo and the tools the privileged tests drive (socket.io
+#               from npm into .tools/node-socketio)
 #   bench       scripts/bench: the baselines it compares with, aggregation and chart
 #   containers  the image scripts and the image test (scripts/image, tests/image)
 #   lint        vagrant validate, shellcheck, and the Helm chart's checks (helm, kubectl and the
@@ -77,6 +78,29 @@ if ((${#missing[@]})); then
   [[ $(id -u) -eq 0 ]] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- npm: socket.io for the socket.io tests and bench (tests/node-socketio) ----------------------------
+# Pinned in tests/node-socketio/package.json and its lock; node_modules land in .tools/node-socketio
+# (gitignored), which the tests put on NODE_PATH. Node.js itself is Debian's (or any on PATH).
+if want test; then
+  repo=$(cd "$(dirname "$0")/.." && pwd)
+  sio="$repo/.tools/node-socketio"
+  if ! command -v npm >/dev/null; then
+    SUDO=""
+    [[ $(id -u) -eq 0 ]] || SUDO=sudo
+    echo "wsteer: installing nodejs npm"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  if ! cmp -s "$repo/tests/node-socketio/package-lock.json" "$sio/.installed"; then
+    echo "wsteer: installing socket.io and socket.io-client (npm) into .tools/node-socketio"
+    mkdir -p "$sio"
+    rm -f "$sio/.installed"
+    cp "$repo/tests/node-socketio/package.json" "$repo/tests/node-socketio/package-lock.json" "$sio/"
+    npm ci --prefix "$sio" --no-audit --no-fund --loglevel=error >/dev/null
+    cp "$sio/package-lock.json" "$sio/.installed"
+  fi
 fi
 
 # --- npm: the chart's checks (tests/packaging) ----------------------------------------------------

@@ -5,6 +5,7 @@
 #include "proxy/http_headers.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -102,6 +103,39 @@ struct BackendConnection {
   beast::flat_buffer buffer;
   steering::Backend backend;
   std::optional<BackendLease> lease;
+};
+
+// A read deadline that leaves the socket open, so the client can still be told 408: Beast's
+// tcp_stream closes the socket when its timer fires. On expiry the pending read is cancelled
+// (it completes with operation_aborted) and expired() turns true. Each connection lives on one
+// worker's io_context (one thread), so the handler never races the coroutine.
+class Deadline {
+ public:
+  Deadline(tcp::socket& socket, std::chrono::milliseconds after)
+      : timer_(socket.get_executor()), state_(std::make_shared<State>()) {
+    timer_.expires_after(after);
+    timer_.async_wait([state = state_, &socket](const boost::system::error_code& ec) {
+      if (ec || !state->armed) return;
+      state->expired = true;
+      boost::system::error_code ignored;
+      socket.cancel(ignored);
+    });
+  }
+  ~Deadline() {
+    state_->armed = false;
+    timer_.cancel();
+  }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+  bool expired() const { return state_->expired; }
+
+ private:
+  struct State {
+    bool armed = true;
+    bool expired = false;
+  };
+  asio::steady_timer timer_;
+  std::shared_ptr<State> state_;
 };
 
 // Whether a kept backend connection can carry another request: nothing unread, and the backend
@@ -216,8 +250,10 @@ asio::awaitable<std::unique_ptr<Head>> HttpConnection::read_next_head() {
   auto head = std::make_unique<Head>();
   head->header_limit(static_cast<std::uint32_t>(cfg_.header_limit));
   head->body_limit(boost::none);  // judged in exchange(), against the declared length first
-  client_.expires_after(cfg_.handshake_timeout);
+  client_.expires_never();
+  Deadline deadline(client_.socket(), cfg_.handshake_timeout);
   auto [ec, n] = co_await http::async_read_header(client_, buffer_, *head, kUse);
+  if (deadline.expired()) ec = beast::error::timeout;
   if (ec) {
     co_await fail(client_read_failure(ec), "(request head)", ec.message());
     co_return nullptr;
@@ -302,9 +338,11 @@ asio::awaitable<bool> HttpConnection::exchange(Head& head) {
     if (!request.is_done()) {
       request_body.data = chunk_.get();
       request_body.size = kChunk;
-      client_.expires_after(cfg_.handshake_timeout);  // a body may stall no longer than a head takes
+      client_.expires_never();
+      Deadline deadline(client_.socket(), cfg_.handshake_timeout);  // a body may stall no longer than a head takes
       auto [ec, n] = co_await http::async_read(client_, buffer_, request, kUse);
       if (ec == http::error::need_buffer) ec = {};
+      if (deadline.expired()) ec = beast::error::timeout;
       if (ec) co_return co_await fail(client_read_failure(ec), where, "reading the request body: " + ec.message(), true);
       ctx_.metrics.userspace_bytes(metrics::Direction::client_to_backend, n);
       request_body.size = kChunk - request_body.size;
@@ -377,6 +415,15 @@ asio::awaitable<bool> HttpConnection::exchange(Head& head) {
       backend.stream.expires_after(cfg_.http_response_timeout);
       auto [ec, n] = co_await http::async_read(backend.stream, backend.buffer, *response, kUse);
       if (ec == http::error::need_buffer) ec = {};
+      if (ec && started && response_body.size < kChunk) {
+        // Forward what this read parsed before the backend failed: the client gets every byte
+        // the backend sent.
+        response_body.size = kChunk - response_body.size;
+        response_body.data = chunk_.get();
+        response_body.more = true;
+        client_.expires_after(cfg_.http_response_timeout);
+        co_await http::async_write(client_, response_writer, kUse);
+      }
       if (ec) {
         // Nothing reached the client yet: it can still be told. Otherwise closing is the only
         // honest signal: the body is short of its length, or lacks the last chunk.
