@@ -130,7 +130,7 @@ void expect_well_formed(const prom::Exposition& e, bool splice, const std::strin
     if (name.rfind("wsteer_", 0) != 0) continue;  // prometheus-cpp exports nothing else; be lenient
     EXPECT_TRUE(documented.count(name)) << name << " is exported but not in metric_names.h";
   }
-  const std::set<std::string> allowed_labels{"result", "reason", "direction", "service", "backend", "state", "map", "le"};
+  const std::set<std::string> allowed_labels{"result", "reason", "code_class", "direction", "service", "backend", "state", "map", "le"};
   for (const auto& s : e.samples) {
     for (const auto& [label, value] : s.labels) {
       EXPECT_TRUE(allowed_labels.count(label)) << s.name << " has label " << label;
