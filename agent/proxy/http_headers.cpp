@@ -56,6 +56,11 @@ std::optional<std::uint64_t> declared_length(const HttpFields& fields) {
   return n;
 }
 
+bool declares_body_over(const HttpFields& fields, std::uint64_t limit) {
+  const auto length = declared_length(fields);
+  return limit != 0 && length && *length > limit;
+}
+
 bool expects_continue(const HttpFields& fields) {
   return iequals(fields[http::field::expect], "100-continue");
 }

@@ -32,6 +32,11 @@ bool wants_upgrade(const HttpFields& fields);
 // already rejected malformed or conflicting values by the time this is asked.
 std::optional<std::uint64_t> declared_length(const HttpFields& fields);
 
+// Whether the head declares a body larger than `limit` bytes (0: no limit), so the request can be
+// answered 413 before any of it is read. A chunked body is checked as it streams (Beast's
+// body_limit), which this cannot foresee.
+bool declares_body_over(const HttpFields& fields, std::uint64_t limit);
+
 // Whether the client asked for "100-continue" before sending its body.
 bool expects_continue(const HttpFields& fields);
 

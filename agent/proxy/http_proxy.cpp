@@ -290,9 +290,10 @@ asio::awaitable<bool> HttpConnection::exchange(Head& head) {
   const std::string what = std::string(in.method_string()) + " " + std::string(in.target());
   const auto limit = cfg_.http_body_limit;
 
-  if (const auto length = declared_length(in); limit != 0 && length && *length > limit)
+  if (declares_body_over(in, limit))
     co_return co_await fail({Result::rejected, "body_too_large", http::status::payload_too_large}, what,
-                            std::to_string(*length) + " bytes declared, limit " + std::to_string(limit), true);
+                            std::string(in[http::field::content_length]) + " bytes declared, limit " +
+                                std::to_string(limit), true);
 
   // Steering sees the head as a WebSocket handshake would show it. A request carries no
   // Sec-WebSocket-Key, so when the key policy finds nothing else the connection's own random key

@@ -69,6 +69,13 @@ TEST(HttpHeaders, WhatTheHeadSays) {
   EXPECT_EQ(declared_length(parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")), std::nullopt);
   EXPECT_EQ(declared_length(parse("GET / HTTP/1.1\r\nHost: h\r\n\r\n")), std::nullopt);
 
+  const auto big = parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000001\r\n\r\n");
+  EXPECT_TRUE(declares_body_over(big, 1000000));
+  EXPECT_FALSE(declares_body_over(big, 1000001)) << "exactly the limit is allowed";
+  EXPECT_FALSE(declares_body_over(big, 0)) << "0 means no limit";
+  EXPECT_FALSE(declares_body_over(parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"), 1))
+      << "a chunked body is checked while it streams";
+
   EXPECT_TRUE(expects_continue(parse("POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n")));
   EXPECT_FALSE(expects_continue(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\n")));
 }
