@@ -3,9 +3,9 @@
 #include "proxy/backend_lease.h"
 #include "proxy/handshake_check.h"
 #include "proxy/http_headers.h"
+#include "proxy/read_deadline.h"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -103,39 +103,6 @@ struct BackendConnection {
   beast::flat_buffer buffer;
   steering::Backend backend;
   std::optional<BackendLease> lease;
-};
-
-// A read deadline that leaves the socket open, so the client can still be told 408: Beast's
-// tcp_stream closes the socket when its timer fires. On expiry the pending read is cancelled
-// (it completes with operation_aborted) and expired() turns true. Each connection lives on one
-// worker's io_context (one thread), so the handler never races the coroutine.
-class Deadline {
- public:
-  Deadline(tcp::socket& socket, std::chrono::milliseconds after)
-      : timer_(socket.get_executor()), state_(std::make_shared<State>()) {
-    timer_.expires_after(after);
-    timer_.async_wait([state = state_, &socket](const boost::system::error_code& ec) {
-      if (ec || !state->armed) return;
-      state->expired = true;
-      boost::system::error_code ignored;
-      socket.cancel(ignored);
-    });
-  }
-  ~Deadline() {
-    state_->armed = false;
-    timer_.cancel();
-  }
-  Deadline(const Deadline&) = delete;
-  Deadline& operator=(const Deadline&) = delete;
-  bool expired() const { return state_->expired; }
-
- private:
-  struct State {
-    bool armed = true;
-    bool expired = false;
-  };
-  asio::steady_timer timer_;
-  std::shared_ptr<State> state_;
 };
 
 // Whether a kept backend connection can carry another request: nothing unread, and the backend
@@ -251,7 +218,7 @@ asio::awaitable<std::unique_ptr<Head>> HttpConnection::read_next_head() {
   head->header_limit(static_cast<std::uint32_t>(cfg_.header_limit));
   head->body_limit(boost::none);  // judged in exchange(), against the declared length first
   client_.expires_never();
-  Deadline deadline(client_.socket(), cfg_.handshake_timeout);
+  ReadDeadline deadline(client_.socket(), cfg_.handshake_timeout);
   auto [ec, n] = co_await http::async_read_header(client_, buffer_, *head, kUse);
   if (deadline.expired()) ec = beast::error::timeout;
   if (ec) {
@@ -340,7 +307,7 @@ asio::awaitable<bool> HttpConnection::exchange(Head& head) {
       request_body.data = chunk_.get();
       request_body.size = kChunk;
       client_.expires_never();
-      Deadline deadline(client_.socket(), cfg_.handshake_timeout);  // a body may stall no longer than a head takes
+      ReadDeadline deadline(client_.socket(), cfg_.handshake_timeout);  // a body may stall no longer than a head takes
       auto [ec, n] = co_await http::async_read(client_, buffer_, request, kUse);
       if (ec == http::error::need_buffer) ec = {};
       if (deadline.expired()) ec = beast::error::timeout;
