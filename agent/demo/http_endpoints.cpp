@@ -168,6 +168,12 @@ asio::awaitable<bool> serve_one(Context& c, Head& head) {
   const bool body_method = method == http::verb::post || method == http::verb::put;
   if (body_method && target == "/echo") co_return co_await echo(c, p, keep_alive);
   if (body_method && target == "/sink") co_return co_await sink(c, p, keep_alive);
+  if (body_method && target == "/refuse") {  // answers before reading the body, then closes
+    co_await send_text(c, http::status::payload_too_large, "refused unread\n", false);
+    boost::system::error_code ignored;
+    c.socket.close(ignored);
+    co_return false;
+  }
   // Every other handler ignores a body: read and drop it, so the next request parses.
   if (!co_await read_body(c, p, [](const char*, std::size_t) -> asio::awaitable<bool> { co_return true; }))
     co_return false;

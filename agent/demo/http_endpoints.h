@@ -5,6 +5,7 @@
 //  - POST|PUT /echo: the body back as it streams in, framed like the request (Content-Length or
 //    chunked);
 //  - POST|PUT /sink: reads the body and answers "BYTES SHA256HEX";
+//  - POST|PUT /refuse: answers 413 without reading the body, then closes;
 //  - GET /download/N[?chunked]: N bytes of Pattern(N), with Content-Length (or chunked);
 //  - GET /cut/N: declares 2N bytes, sends N of Pattern(N), then closes the connection;
 //  - GET /slow/MS: answers "slow" after MS milliseconds;

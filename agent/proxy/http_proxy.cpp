@@ -301,6 +301,7 @@ asio::awaitable<bool> HttpConnection::exchange(Head& head) {
     co_await asio::async_write(client_, asio::buffer(kContinue), kUse);
   }
   http::request_serializer<http::buffer_body> request_writer{out};
+  boost::system::error_code request_cut;  // the backend stopped taking the request
   auto& request_body = out.body();
   for (;;) {
     if (!request.is_done()) {
@@ -326,9 +327,12 @@ asio::awaitable<bool> HttpConnection::exchange(Head& head) {
     backend.stream.expires_after(cfg_.handshake_timeout);
     auto [ec, _] = co_await http::async_write(backend.stream, request_writer, kUse);
     if (ec == http::error::need_buffer) ec = {};
-    if (ec)
-      co_return co_await fail({Result::backend_error, "bad_response", http::status::bad_gateway}, where,
-                              "sending the request: " + ec.message(), !request.is_done());
+    if (ec) {
+      // The backend may have answered early (a 413 or 401 before reading an upload) and closed:
+      // its answer, if it sent one, is still readable below and is relayed instead of a 502.
+      request_cut = ec;
+      break;
+    }
     if (request_writer.is_done()) break;
   }
 
@@ -347,7 +351,9 @@ asio::awaitable<bool> HttpConnection::exchange(Head& head) {
                               "no response head within the response timeout");
     if (ec)
       co_return co_await fail({Result::backend_error, "bad_response", http::status::bad_gateway}, where,
-                              "reading the response head: " + ec.message());
+                              request_cut ? "sending the request: " + request_cut.message()
+                                          : "reading the response head: " + ec.message(),
+                              !request.is_done());
     ctx_.metrics.userspace_bytes(metrics::Direction::backend_to_client, n);
     const auto status = response->get().result_int();
     if (status == 101)
@@ -361,7 +367,7 @@ asio::awaitable<bool> HttpConnection::exchange(Head& head) {
   const bool backend_keep_alive = reply.keep_alive();
   // A body that ends only when the backend closes cannot be followed by another response.
   const bool until_close = !response->is_done() && !response->chunked() && !response->content_length();
-  bool keep = client_keep_alive && !until_close;
+  bool keep = client_keep_alive && !until_close && !request_cut;
   strip_hop_by_hop(reply);
   if (!cookie_current)
     if (auto cookie = ctx_.steering.sticky_cookie(backend.backend)) reply.insert(http::field::set_cookie, *cookie);
@@ -418,8 +424,13 @@ asio::awaitable<bool> HttpConnection::exchange(Head& head) {
     if (response_writer.is_done()) break;
   }
 
-  record(Result::proxied, "none", code_class(status), where, {});
-  if (!backend_keep_alive || until_close) backend_.reset();
+  record(Result::proxied, "none", code_class(status), where,
+         request_cut ? "answered before the whole request was sent" : std::string{});
+  if (!backend_keep_alive || until_close || request_cut) backend_.reset();
+  if (request_cut && !request.is_done()) {
+    co_await linger_close();  // the client may still be sending the body the backend refused
+    co_return false;
+  }
   if (!keep) {
     boost::system::error_code ignored;
     client_.socket().shutdown(tcp::socket::shutdown_send, ignored);

@@ -7,6 +7,8 @@
 #include "harness/ws_client.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -308,6 +310,26 @@ TEST_F(HttpProxyE2E, LimitsAndTimeoutsAnswerWithTheirStatus) {
   EXPECT_EQ(http_requests(R"(code_class="4xx",reason="timeout",result="rejected")"), 2);
   EXPECT_EQ(http_requests(R"(code_class="5xx",reason="timeout",result="backend_error")"), 1);
   EXPECT_EQ(http_requests(R"(code_class="4xx",reason="malformed",result="rejected")"), 1);
+}
+
+TEST_F(HttpProxyE2E, ABackendAnsweringBeforeTheWholeUploadIsRelayed) {
+  auto& agent = start();
+  client(20s, [&]() -> awaitable<void> {
+    // Shared with the writer below, which may still be pending when this coroutine ends.
+    std::shared_ptr<Client> c = co_await Client::connect(agent.host());
+    auto body = std::make_shared<std::string>(32 * 1024 * 1024, 'u');  // far more than the socket buffers hold
+    const std::string head = "POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body->size()) + "\r\n\r\n";
+    co_await asio::async_write(c->stream, asio::buffer(head), use_awaitable);
+    // Send the body while reading the answer: the agent must not wait for all of it.
+    asio::co_spawn(
+        co_await asio::this_coro::executor,
+        [c, body]() -> awaitable<void> { co_await asio::async_write(c->stream, asio::buffer(*body), kTuple); },
+        asio::detached);
+    auto res = co_await c->read();
+    EXPECT_EQ(res.result_int(), 413) << res;
+    EXPECT_FALSE(res["X-Wsteer-Backend"].empty()) << "the backend's own answer, not the agent's";
+    EXPECT_FALSE(res.keep_alive());
+  });
 }
 
 TEST_F(HttpProxyE2E, NoBackendIs503AndARefusingOneIs502) {
