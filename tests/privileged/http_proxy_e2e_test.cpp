@@ -321,14 +321,26 @@ TEST_F(HttpProxyE2E, ABackendAnsweringBeforeTheWholeUploadIsRelayed) {
     const std::string head = "POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body->size()) + "\r\n\r\n";
     co_await asio::async_write(c->stream, asio::buffer(head), use_awaitable);
     // Send the body while reading the answer: the agent must not wait for all of it.
+    auto written = std::make_shared<bool>(false);
     asio::co_spawn(
         co_await asio::this_coro::executor,
-        [c, body]() -> awaitable<void> { co_await asio::async_write(c->stream, asio::buffer(*body), kTuple); },
+        [c, body, written]() -> awaitable<void> {
+          co_await asio::async_write(c->stream, asio::buffer(*body), kTuple);
+          *written = true;
+        },
         asio::detached);
     auto res = co_await c->read();
     EXPECT_EQ(res.result_int(), 413) << res;
     EXPECT_FALSE(res["X-Wsteer-Backend"].empty()) << "the backend's own answer, not the agent's";
     EXPECT_FALSE(res.keep_alive());
+    // End the writer before this io_context goes away (a pending operation would outlive it).
+    c->stream.socket().close();
+    asio::steady_timer tick(co_await asio::this_coro::executor);
+    for (int i = 0; i < 500 && !*written; ++i) {
+      tick.expires_after(10ms);
+      co_await tick.async_wait(use_awaitable);
+    }
+    EXPECT_TRUE(*written);
   });
 }
 
