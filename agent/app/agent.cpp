@@ -182,7 +182,7 @@ int run_agent(const AgentConfig& config) {
 
   const auto open_connections = [&] {
     std::int64_t n = spliced ? static_cast<std::int64_t>(spliced->size()) : 0;
-    for (const auto& s : services) n += s->handshaking();
+    for (const auto& s : services) n += s->handshaking() + s->http_connections();
     return n;
   };
   const auto all_loaded = [&] {
@@ -279,10 +279,18 @@ int run_agent(const AgentConfig& config) {
                                                  {"endpoints_loaded", s->loaded()},
                                                  {"endpoints_version", s->steering().endpoints_version()},
                                                  {"accepting", s->accepting()},
-                                                 {"handshaking", s->handshaking()}});
+                                                 {"handshaking", s->handshaking()},
+                                                 {"http_connections", s->http_connections()},
+                                                 {"http_requests", s->http_requests()}});
     }
     std::int64_t handshaking = 0;
-    for (const auto& s : services) handshaking += s->handshaking();
+    std::int64_t http_connections = 0;
+    std::uint64_t http_requests = 0;
+    for (const auto& s : services) {
+      handshaking += s->handshaking();
+      http_connections += s->http_connections();
+      http_requests += s->http_requests();
+    }
     boost::json::object st{
         {"pid", ::getpid()},
         {"uptime_seconds",
@@ -293,6 +301,8 @@ int run_agent(const AgentConfig& config) {
         {"workers", nworkers},
         {"open_connections", open_connections()},
         {"handshaking", handshaking},
+        {"http_connections", http_connections},
+        {"http_requests", http_requests},
         {"endpoints_loaded", all_loaded()},
         {"endpoints_reloads_ok", reloads_ok},
         {"endpoints_reload_errors", reload_errors},

@@ -34,6 +34,9 @@ struct Settings {
   std::optional<double> shutdown_grace, balance_factor, handshake_timeout, connect_timeout;
   std::optional<std::uint32_t> maglev_size;
   std::optional<std::uint64_t> splice_buffer_limit;
+  // Plain HTTP (docs/http.md).
+  std::optional<double> http_idle_timeout, http_response_timeout;
+  std::optional<std::uint64_t> http_body_limit;
   // The scaler (docs/scaling.md).
   std::optional<std::string> pod_name, pod_namespace, peers_service, scaler_sync_period, scaler_lease_duration,
       scaler_renew_deadline, scaler_retry_period;
@@ -103,6 +106,9 @@ Settings read_yaml(const std::filesystem::path& path) {
     else if (key == "balance-factor") take(s.balance_factor, v, "balance-factor");
     else if (key == "maglev-size") take(s.maglev_size, v, "maglev-size");
     else if (key == "splice-buffer-limit") take(s.splice_buffer_limit, v, "splice-buffer-limit");
+    else if (key == "http-idle-timeout") take(s.http_idle_timeout, v, "http-idle-timeout");
+    else if (key == "http-response-timeout") take(s.http_response_timeout, v, "http-response-timeout");
+    else if (key == "http-body-limit") take(s.http_body_limit, v, "http-body-limit");
     else if (key == "pod-name") take(s.pod_name, v, "pod-name");
     else if (key == "pod-namespace") take(s.pod_namespace, v, "pod-namespace");
     else if (key == "peers-service") take(s.peers_service, v, "peers-service");
@@ -150,6 +156,9 @@ void merge(Settings& flags, const Settings& file) {
   fill(flags.connect_timeout, file.connect_timeout);
   fill(flags.maglev_size, file.maglev_size);
   fill(flags.splice_buffer_limit, file.splice_buffer_limit);
+  fill(flags.http_idle_timeout, file.http_idle_timeout);
+  fill(flags.http_response_timeout, file.http_response_timeout);
+  fill(flags.http_body_limit, file.http_body_limit);
   fill(flags.pod_name, file.pod_name);
   fill(flags.pod_namespace, file.pod_namespace);
   fill(flags.peers_service, file.peers_service);
@@ -318,6 +327,9 @@ AgentConfig build(const Settings& s) {
   if (s.rebalance_min_age) c.rebalance.min_age = parse_duration(*s.rebalance_min_age, "rebalance-min-age");
   if (c.rebalance.above > 0 && c.proxy.datapath != proxy::DatapathMode::splice)
     throw std::invalid_argument("rebalance-above needs --datapath splice (it closes spliced flows)");
+  if (s.http_idle_timeout) c.proxy.http_idle_timeout = to_ms(*s.http_idle_timeout, "http-idle-timeout");
+  if (s.http_response_timeout) c.proxy.http_response_timeout = to_ms(*s.http_response_timeout, "http-response-timeout");
+  if (s.http_body_limit) c.proxy.http_body_limit = *s.http_body_limit;
   steering::validate_steering_config(c.steering);
   c.scaler = scaler_settings(s, c.services);
   c.xdp = s.xdp.build();
@@ -419,6 +431,12 @@ AgentConfig parse_agent_config(int argc, char** argv) {
   app.add_option("--rebalance-rate", flags.rebalance_rate, "at most N rebalance closes per second by this agent (default 10)");
   app.add_option("--rebalance-min-age", flags.rebalance_min_age,
                  "never close a flow younger than this (seconds, or 30s/5m; default 60s)");
+  app.add_option("--http-idle-timeout", flags.http_idle_timeout,
+                 "seconds a plain-HTTP keep-alive connection may wait for its next request (default 60)");
+  app.add_option("--http-response-timeout", flags.http_response_timeout,
+                 "seconds a backend has to start its answer to a plain-HTTP request, else 504 (default 60)");
+  app.add_option("--http-body-limit", flags.http_body_limit,
+                 "largest plain-HTTP request body in bytes, else 413; 0: no limit (default 67108864)");
   try {
     app.parse(argc, argv);
     if (config_file) merge(flags, read_yaml(*config_file));

@@ -65,7 +65,11 @@ class ServiceRuntime {
   const steering::Steering& steering() const { return *steering_; }
   bool loaded() const { return loaded_.load(); }  // the first endpoint list is in
   bool accepting() const { return listener_.listening(); }
-  std::int64_t handshaking() const { return proxy_.sessions.load(); }
+  // Sessions still in a coroutine that are not serving plain HTTP: handshaking, or relaying in userspace.
+  std::int64_t handshaking() const { return proxy_.sessions.load() - proxy_.http_connections.load(); }
+  // Plain-HTTP client connections open now, and the requests they have proxied (docs/http.md).
+  std::int64_t http_connections() const { return proxy_.http_connections.load(); }
+  std::uint64_t http_requests() const { return proxy_.http_requests.load(); }
   // The file watcher's reload counters (file services only; both 0 otherwise).
   std::uint64_t reloads_ok() const { return file_ ? file_->reloads_ok() : 0; }
   std::uint64_t reload_errors() const { return file_ ? file_->reload_errors() : 0; }

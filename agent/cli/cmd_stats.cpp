@@ -85,7 +85,26 @@ void stats_table(const json::object& model, std::ostream& out) {
     return;
   }
   std::vector<std::pair<std::string, std::string>> rows;
-  for (const auto& kv : userspace->as_object()) rows.emplace_back(std::string(kv.key()), number_text(num(userspace->as_object(), std::string(kv.key()).c_str())));
+  // Plain-HTTP requests (docs/http.md) get a table of their own below: their label sets are long.
+  constexpr std::string_view kHttp = "wsteer_http_requests_total{";
+  Table http({{"HTTP RESULT"}, {"REASON"}, {"CLASS"}, {"REQUESTS", true}});
+  for (const auto& kv : userspace->as_object()) {
+    const std::string key(kv.key());
+    const double value = num(userspace->as_object(), key.c_str());
+    if (key.rfind(kHttp, 0) != 0) {
+      rows.emplace_back(key, number_text(value));
+      continue;
+    }
+    if (value == 0) continue;
+    // wsteer_http_requests_total{code_class="2xx",reason="none",result="proxied"}
+    const auto label = [&](const std::string& name) {
+      const auto at = key.find(name + "=\"");
+      if (at == std::string::npos) return std::string("?");
+      const auto from = at + name.size() + 2;
+      return key.substr(from, key.find('"', from) - from);
+    };
+    http.add({label("result"), label("reason"), label("code_class"), number_text(value)});
+  }
   std::sort(rows.begin(), rows.end());
   // Label sets make some names long: keep the table within 80 columns by giving a name that does
   // not fit a line of its own, its value right-aligned on the next.
@@ -104,6 +123,9 @@ void stats_table(const json::object& model, std::ostream& out) {
   };
   line("COUNTER", "VALUE");
   for (const auto& [k, v] : rows) line(k, v);
+  out << "\nPlain HTTP requests (no upgrade), by outcome\n";
+  if (http.rows()) http.print(out);
+  else out << "none yet\n";
 }
 
 }  // namespace wsteer::cli

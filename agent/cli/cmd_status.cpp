@@ -82,6 +82,9 @@ void status_table(const json::object& model, std::ostream& out) {
                                                  std::to_string(u64(agent, "endpoints_reload_errors")) + " bad)");
     fields.emplace_back("connections", std::to_string(u64(agent, "open_connections")) + " open, " +
                                            std::to_string(u64(agent, "handshaking")) + " handshaking");
+    // Plain HTTP is proxied in userspace, apart from the spliced flows (docs/http.md).
+    fields.emplace_back("http", std::to_string(u64(agent, "http_connections")) + " connections open, " +
+                                    std::to_string(u64(agent, "http_requests")) + " requests");
   } else {
     fields.emplace_back("endpoints version", "unknown (agent down)");
   }

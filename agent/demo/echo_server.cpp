@@ -1,5 +1,6 @@
 #include "demo/echo_server.h"
 
+#include "demo/http_endpoints.h"
 #include "demo/pattern.h"
 
 #include <boost/asio/as_tuple.hpp>
@@ -70,9 +71,15 @@ asio::awaitable<bool> slow_sink(websocket::stream<beast::tcp_stream>& ws, beast:
 
 asio::awaitable<void> serve_ws(tcp::socket socket, std::string name) {
   beast::flat_buffer buffer;
-  http::request<http::empty_body> req;
-  auto [read_ec, read_n] = co_await http::async_read(socket, buffer, req, kUse);
+  http::request_parser<http::empty_body> head;
+  head.body_limit(boost::none);
+  auto [read_ec, read_n] = co_await http::async_read_header(socket, buffer, head, kUse);
   if (read_ec) co_return;
+  if (!head.get().count(http::field::upgrade)) {  // plain HTTP (demo/http_endpoints.h)
+    co_await serve_plain_http(socket, buffer, head, name);
+    co_return;
+  }
+  auto req = head.release();
   if (req.target() == "/reject") {  // a backend that refuses the upgrade
     http::response<http::string_body> res{http::status::forbidden, 11};
     res.set("X-Wsteer-Backend", name);

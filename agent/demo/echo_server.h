@@ -10,7 +10,8 @@
 //    answers "sunk N ok|bad" and prints "sunk N at T";
 //  - "close CODE REASON" makes the server close with that code and reason;
 //  - a close from the client is printed as "client-closed CODE REASON" on stdout;
-//  - with --first-frame, the server writes its 101 and a text frame "first" in one write().
+//  - with --first-frame, the server writes its 101 and a text frame "first" in one write();
+//  - requests without Upgrade are plain HTTP (demo/http_endpoints.h).
 #pragma once
 
 #include <string>

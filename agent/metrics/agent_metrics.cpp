@@ -4,6 +4,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <sstream>
 
 namespace wsteer::metrics {
@@ -17,6 +18,7 @@ const char* to_string(Result r) {
     case Result::backend_rejected: return "backend_rejected";
     case Result::unavailable: return "unavailable";
     case Result::aborted: return "aborted";
+    case Result::http: return "http";
     case Result::count_: break;
   }
   return "unknown";
@@ -51,6 +53,31 @@ const std::vector<Outcome>& known_outcomes() {
       {Result::unavailable, "all_full"},
       {Result::aborted, "client_closed"},
       {Result::aborted, "splice_failed"},
+      {Result::http, "none"},
+  };
+  return outcomes;
+}
+
+const std::vector<HttpOutcome>& known_http_outcomes() {
+  // The agent's own answers carry fixed statuses (proxy/http_proxy.cpp): 400, 408, 413, 431,
+  // 502, 503, 504; relayed answers carry the backend's class.
+  static const std::vector<HttpOutcome> outcomes = {
+      {Result::proxied, "none", "1xx"},
+      {Result::proxied, "none", "2xx"},
+      {Result::proxied, "none", "3xx"},
+      {Result::proxied, "none", "4xx"},
+      {Result::proxied, "none", "5xx"},
+      {Result::rejected, "malformed", "4xx"},
+      {Result::rejected, "timeout", "4xx"},
+      {Result::rejected, "body_too_large", "4xx"},
+      {Result::rejected, "header_too_large", "4xx"},
+      {Result::unavailable, "no_backends", "5xx"},
+      {Result::unavailable, "all_full", "5xx"},
+      {Result::backend_error, "connect_failed", "5xx"},
+      {Result::backend_error, "bad_response", "5xx"},
+      {Result::backend_error, "timeout", "5xx"},
+      {Result::aborted, "backend_closed", "none"},
+      {Result::aborted, "client_closed", "none"},
   };
   return outcomes;
 }
@@ -97,6 +124,30 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<prometheus::Registry>(
                                .Add({});
   for (const auto& o : known_outcomes())
     connections_->Add({{"result", to_string(o.result)}, {"reason", std::string(o.reason)}});
+  http_requests_ = &prometheus::BuildCounter()
+                        .Name(std::string(names::http_requests_total))
+                        .Help("Plain HTTP requests (no upgrade) by outcome (result), why (reason) and the status "
+                              "class the client got (code_class; none: no complete response).")
+                        .Register(*registry_);
+  for (const auto& o : known_http_outcomes())
+    http_requests_->Add({{"result", to_string(o.result)}, {"reason", std::string(o.reason)},
+                         {"code_class", std::string(o.code_class)}});
+  http_active_ = &prometheus::BuildGauge()
+                      .Name(std::string(names::http_connections_active))
+                      .Help("Client connections currently served as plain HTTP (keep-alive, not upgraded).")
+                      .Register(*registry_)
+                      .Add({});
+}
+
+void AgentMetrics::http_request(Result result, std::string_view reason, std::string_view code_class) {
+  const auto& known = known_http_outcomes();
+  const bool listed = std::any_of(known.begin(), known.end(), [&](const HttpOutcome& o) {
+    return o.result == result && o.reason == reason && o.code_class == code_class;
+  });
+  http_requests_
+      ->Add({{"result", to_string(result)}, {"reason", listed ? std::string(reason) : "other"},
+             {"code_class", std::string(code_class)}})
+      .Increment();
 }
 
 void AgentMetrics::connection(Result result, std::string_view reason) {

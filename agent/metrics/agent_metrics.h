@@ -28,6 +28,7 @@ enum class Result {
   backend_rejected,  // the backend answered something other than 101, relayed as is
   unavailable,       // no eligible backend (503)
   aborted,           // the client went away during the handshake, or the splice failed after the 101
+  http,              // served plain HTTP/1.1 requests (no upgrade) until it closed (proxy/http_proxy.cpp)
   count_,
 };
 const char* to_string(Result r);
@@ -43,6 +44,18 @@ const std::vector<Outcome>& known_outcomes();
 // new code path can never make the label set grow without bound.
 std::string_view bounded_reason(Result result, std::string_view reason);
 
+// One plain-HTTP request's outcome: the labels of wsteer_http_requests_total. `result` reuses the
+// connection results (proxied: the backend's answer relayed whole; rejected, unavailable,
+// backend_error: the agent answered with its own error; aborted: a side closed mid-exchange);
+// `code_class` is the status class the client got ("none": no complete response).
+struct HttpOutcome {
+  Result result;
+  std::string_view reason;
+  std::string_view code_class;
+};
+// Every (result, reason, code_class) the proxy can count, each exported at zero from the start.
+const std::vector<HttpOutcome>& known_http_outcomes();
+
 enum class Direction { client_to_backend, backend_to_client };
 
 class AgentMetrics {
@@ -52,6 +65,10 @@ class AgentMetrics {
   void connection(Result result, std::string_view reason);
   void userspace_bytes(Direction d, std::uint64_t n);
   void handshake_seconds(double s);
+  // One plain-HTTP request; an unknown triple is counted under reason "other".
+  void http_request(Result result, std::string_view reason, std::string_view code_class);
+  // Client connections currently served as plain HTTP (not yet, or never, upgraded).
+  prometheus::Gauge& http_connections() { return *http_active_; }
   // One Maglev table rebuild (an endpoint set change) and how long it took.
   void maglev_rebuild(double seconds);
 
@@ -69,6 +86,8 @@ class AgentMetrics {
   prometheus::Gauge* active_;
   std::array<prometheus::Counter*, 2> userspace_bytes_{};
   prometheus::Histogram* handshake_;
+  prometheus::Family<prometheus::Counter>* http_requests_;
+  prometheus::Gauge* http_active_;
   prometheus::Counter* rebuilds_;
   prometheus::Gauge* last_rebuild_seconds_;
   mutable std::mutex collectables_mutex_;

@@ -15,6 +15,9 @@ inline constexpr std::string_view userspace_bytes_total = "wsteer_userspace_byte
 inline constexpr std::string_view handshake_seconds = "wsteer_handshake_seconds";
 inline constexpr std::string_view maglev_rebuilds_total = "wsteer_maglev_rebuilds_total";
 inline constexpr std::string_view maglev_last_rebuild_duration_seconds = "wsteer_maglev_last_rebuild_duration_seconds";
+// Plain HTTP through the same port (proxy/http_proxy.cpp).
+inline constexpr std::string_view http_requests_total = "wsteer_http_requests_total";
+inline constexpr std::string_view http_connections_active = "wsteer_http_connections_active";
 
 // Read at scrape time from the BPF maps (DatapathCollector).
 inline constexpr std::string_view spliced_bytes_total = "wsteer_spliced_bytes_total";
@@ -84,6 +87,8 @@ inline constexpr std::array kFamilies = {
     Family{handshake_seconds, Type::histogram, false},
     Family{maglev_rebuilds_total, Type::counter, false},
     Family{maglev_last_rebuild_duration_seconds, Type::gauge, false},
+    Family{http_requests_total, Type::counter, false},
+    Family{http_connections_active, Type::gauge, false},
     Family{spliced_bytes_total, Type::counter, false},
     Family{spliced_skbs_total, Type::counter, false},
     Family{splice_redirect_failures_total, Type::counter, false},

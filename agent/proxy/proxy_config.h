@@ -21,6 +21,12 @@ struct ProxyConfig {
   // Backpressure: per spliced flow and direction, the bytes redirected but not yet acknowledged by
   // the reader beyond which the verdict holds the sender's bytes (its TCP window closes). 0: none.
   std::uint64_t splice_buffer_limit = 4 * 1024 * 1024;
+  // Plain HTTP (proxy/http_proxy.cpp, docs/http.md). A request head must arrive within
+  // handshake_timeout, and a body may stall no longer than that between reads (408 either way).
+  std::chrono::milliseconds http_idle_timeout{60'000};      // keep-alive wait for the next request
+  std::chrono::milliseconds http_response_timeout{60'000};  // backend's response head (504); above
+                                                            // socket.io's long-poll (25 s ping)
+  std::uint64_t http_body_limit = 64 * 1024 * 1024;         // larger request bodies get 413; 0: none
 };
 
 }  // namespace wsteer::proxy

@@ -23,6 +23,9 @@ struct ProxyContext {
   std::atomic<std::int64_t> sessions{0};
   // Open connections per source for the XDP guard's cap; null without --xdp-interfaces.
   datapath::XdpConnCounts* xdp_conns = nullptr;
+  // Of those, the ones serving plain HTTP (proxy/http_proxy.cpp), and the requests they proxied.
+  std::atomic<std::int64_t> http_connections{0};
+  std::atomic<std::uint64_t> http_requests{0};
 
   std::int64_t open_connections() const {
     return sessions.load() + static_cast<std::int64_t>(spliced ? spliced->size() : 0);

@@ -1,8 +1,10 @@
 #include "proxy/session.h"
 
-
 #include "datapath/socket_info.h"
+#include "proxy/connection_counts.h"
 #include "proxy/handshake_check.h"
+#include "proxy/http_headers.h"
+#include "proxy/http_proxy.h"
 #include "proxy/splice_handoff.h"
 #include "proxy/userspace_relay.h"
 
@@ -153,8 +155,9 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   beast::flat_buffer client_buffer;
   http::request_parser<http::empty_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(cfg.header_limit));
+  parser.body_limit(boost::none);  // only the head is read here; a plain-HTTP body is judged by serve_http
   client.expires_after(cfg.handshake_timeout);
-  auto [read_ec, request_bytes] = co_await http::async_read(client, client_buffer, parser, kUse);
+  auto [read_ec, request_bytes] = co_await http::async_read_header(client, client_buffer, parser, kUse);
   if (read_ec) {
     const auto failure = classify_read_error(read_ec);
     finish(ctx, spdlog::level::info, failure.result, failure.reason, client_name, read_ec.message());
@@ -162,7 +165,16 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
     co_return;
   }
   ctx.metrics.userspace_bytes(metrics::Direction::client_to_backend, request_bytes);
-  auto request = parser.release();
+  // No Upgrade header: plain HTTP, proxied request by request until the connection ends or a
+  // later request on it asks for the upgrade, which then continues here like a first one.
+  steering::Request request;
+  if (wants_upgrade(parser.get())) {
+    request = parser.release();
+  } else {
+    auto upgrade = co_await serve_http(ctx, client, client_buffer, parser, client_endpoint);
+    if (!upgrade) co_return;
+    request = std::move(*upgrade);
+  }
 
   const auto verdict = check_upgrade(request);
   if (!verdict.ok()) {

@@ -48,6 +48,9 @@ std::optional<std::string> base64url_decode(std::string_view text) {
                                 reinterpret_cast<const unsigned char*>(padded.data()), static_cast<int>(padded.size()));
   if (n < 0) return std::nullopt;
   out.resize(static_cast<std::size_t>(n) - padding);  // EVP_DecodeBlock counts padding as zero bytes
+  // Canonical only (RFC 4648 section 3.5): the last character's unused bits must be zero, or two
+  // cookie strings would carry one signature (a flipped last character would still verify).
+  if (base64url_encode(out) != text) return std::nullopt;
   return out;
 }
 

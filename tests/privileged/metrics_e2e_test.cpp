@@ -130,7 +130,7 @@ void expect_well_formed(const prom::Exposition& e, bool splice, const std::strin
     if (name.rfind("wsteer_", 0) != 0) continue;  // prometheus-cpp exports nothing else; be lenient
     EXPECT_TRUE(documented.count(name)) << name << " is exported but not in metric_names.h";
   }
-  const std::set<std::string> allowed_labels{"result", "reason", "direction", "service", "backend", "state", "map", "le", "action"};
+  const std::set<std::string> allowed_labels{"result", "reason", "code_class", "direction", "service", "backend", "state", "map", "le", "action"};
   for (const auto& s : e.samples) {
     for (const auto& [label, value] : s.labels) {
       EXPECT_TRUE(allowed_labels.count(label)) << s.name << " has label " << label;
@@ -216,7 +216,7 @@ TEST_P(MetricsE2E, ScrapeAfterRealTrafficCountsEveryPath) {
   })) << "connections still counted after every client closed";
 
   // Rejected by the agent, and refused by a backend (relayed as is).
-  EXPECT_EQ(ask("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+  EXPECT_EQ(ask("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\n"), 400);  // plain HTTP is proxied; h2c is not
   EXPECT_EQ(ask("NOT HTTP AT ALL\r\n\r\n"), 400);
   EXPECT_EQ(ask("GET /reject HTTP/1.1\r\nHost: x\r\n" + kUpgrade), 403);
 
@@ -256,7 +256,7 @@ TEST_P(MetricsE2E, JsonLogsStayOneValidObjectPerLine) {
       *topology_, dir_, odd_name + " " + topology_->backend_address(0) + ":9001\n", GetParam(),
       std::vector<std::string>{"--log-format", "json", "--log-level", "debug", "--handshake-timeout", "1"});
 
-  EXPECT_EQ(ask("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 400);                                         // not_upgrade
+  EXPECT_EQ(ask("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\n"), 400);                                       // not_upgrade
   EXPECT_EQ(ask("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: close\r\n\r\n"), 400);  // connection
   EXPECT_EQ(ask("NOT HTTP AT ALL\r\n\r\n"), 400);                                                   // malformed
   EXPECT_EQ(ask("GET / HTTP/1.1\r\nHost: x\r\n"), 0);                                                // timeout

@@ -310,7 +310,11 @@ TEST_P(SpliceE2E, BadHandshakesGetTheRightStatus) {
   EXPECT_EQ(v8.header("Sec-WebSocket-Version"), "13");
   EXPECT_EQ(ask("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20 * 1024, 'a') + "\r\n" + upgrade + key +
                 "Sec-WebSocket-Version: 13\r\n\r\n").status, 431);
-  EXPECT_EQ(ask("GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n").status, 400);
+  EXPECT_EQ(ask("GET /index.html HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\n").status, 400);
+  // Without Upgrade it is plain HTTP (docs/http.md): proxied, and the echo backend has no such page.
+  const auto plain = ask("GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(plain.status, 404);
+  EXPECT_FALSE(plain.header("X-Wsteer-Backend").empty());
 
   // Slowloris: half a request, then nothing. The agent (--handshake-timeout 2) closes it.
   const auto start = std::chrono::steady_clock::now();

@@ -53,10 +53,16 @@ TEST(StickyCookieCodec, RejectsForgeries) {
   // A later expiry with the old signature.
   const auto later = std::to_string(std::chrono::duration_cast<std::chrono::seconds>((now + 24h).time_since_epoch()).count());
   EXPECT_FALSE(codec.decode(genuine.substr(0, dot2 + 1) + later + genuine.substr(dot3), now));
-  // One flipped signature character.
+  // One flipped signature character, and every other value of the last one (its unused low bits
+  // included: only the canonical encoding is accepted).
   auto flipped = genuine;
   flipped.back() = flipped.back() == 'A' ? 'B' : 'A';
   EXPECT_FALSE(codec.decode(flipped, now));
+  for (const char c : std::string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")) {
+    auto other_last = genuine;
+    other_last.back() = c;
+    if (c != genuine.back()) EXPECT_FALSE(codec.decode(other_last, now)) << other_last;
+  }
   // Signed under another secret.
   auto other_config = cookie_config();
   other_config.secret = "another-secret-of-16+";
