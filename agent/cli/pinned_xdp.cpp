@@ -2,6 +2,7 @@
 
 #include "cli/ctl_error.h"
 #include "datapath/map_names.h"
+#include "datapath/xdp_attach_mode.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -20,18 +21,6 @@ UniqueFd open_pin(const std::filesystem::path& path) {
     throw CtlError("no XDP guard pinned here: cannot open " + path.string() + " (" + std::strerror(errno) +
                    "); is the agent running with --xdp-interfaces and this --bpffs folder?");
   return UniqueFd(fd);
-}
-
-std::string mode_of(int ifindex) {
-  LIBBPF_OPTS(bpf_xdp_query_opts, q);
-  if (bpf_xdp_query(ifindex, 0, &q) != 0) return "unknown";
-  switch (q.attach_mode) {
-    case XDP_ATTACHED_DRV: return "native";
-    case XDP_ATTACHED_SKB: return "generic";
-    case XDP_ATTACHED_HW: return "offloaded";
-    case XDP_ATTACHED_MULTI: return "multi";
-    default: return "none";
-  }
 }
 
 }  // namespace
@@ -63,7 +52,7 @@ XdpSnapshot PinnedXdp::snapshot() const {
       link.link_id = info.id;
       link.prog_id = info.prog_id;
       link.ifindex = static_cast<int>(info.xdp.ifindex);
-      link.mode = link.ifindex ? mode_of(link.ifindex) : "detached";
+      link.mode = link.ifindex ? datapath::xdp_attach_mode(link.ifindex) : "detached";
     } else {
       link.mode = "unreadable";
     }

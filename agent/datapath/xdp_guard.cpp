@@ -2,6 +2,7 @@
 
 #include "datapath/bpffs.h"
 #include "datapath/libbpf_log.h"
+#include "datapath/xdp_attach_mode.h"
 #include "wsteer_xdp_guard.skel.h"
 
 #include <bpf/bpf.h>
@@ -23,18 +24,6 @@ constexpr const char* kLinkPrefix = "link_";
 
 [[noreturn]] void fail(int err, const std::string& what) {
   throw std::system_error(err < 0 ? -err : err, std::generic_category(), what);
-}
-
-std::string mode_of(int ifindex) {
-  LIBBPF_OPTS(bpf_xdp_query_opts, q);
-  if (bpf_xdp_query(ifindex, 0, &q) != 0) return "unknown";
-  switch (q.attach_mode) {
-    case XDP_ATTACHED_DRV: return "native";
-    case XDP_ATTACHED_SKB: return "generic";
-    case XDP_ATTACHED_HW: return "offloaded";
-    case XDP_ATTACHED_MULTI: return "multi";
-    default: return "none";
-  }
 }
 
 }  // namespace
@@ -151,7 +140,7 @@ void XdpGuard::attach(const std::string& interface) {
     }
     if (bpf_obj_pin(a.link.get(), pin.c_str()) != 0) fail(errno, "XDP guard: pin link " + pin.string());
   }
-  a.mode = mode_of(a.ifindex);
+  a.mode = xdp_attach_mode(a.ifindex);
   spdlog::info("XDP guard {} {} ({} mode)", a.took_over ? "took over" : "attached to", interface, a.mode);
   attachments_.push_back(std::move(a));
 }
