@@ -1,9 +1,14 @@
 #include "app/agent.h"
 
+#include "app/agent_status.h"
+#include "app/flow_metrics.h"
+#include "app/graceful_shutdown.h"
 #include "app/kubernetes_metrics.h"
 #include "app/map_publisher.h"
+#include "app/repeating_timer.h"
 #include "app/scaling_runtime.h"
 #include "app/service_runtime.h"
+#include "app/worker_pool.h"
 #include "app/xdp_front_door.h"
 
 #include "admin/admin_server.h"
@@ -13,33 +18,21 @@
 #include "admin/control_server.h"
 #include "core/logging.h"
 #include "datapath/splice_datapath.h"
-#include "endpoints/endpoints_file.h"
 #include "k8s/api_client.h"
 #include "metrics/agent_metrics.h"
 #include "metrics/datapath_collector.h"
 #include "metrics/function_collector.h"
 #include "metrics/metric_names.h"
-#include "proxy/health_prober.h"
-#include "proxy/listener.h"
-#include "proxy/proxy_context.h"
 #include "proxy/rebalancer.h"
 #include "proxy/spliced_flows.h"
 #include "steering/steering.h"
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <mutex>
-#include <cstring>
 #include <memory>
-#include <thread>
 #include <vector>
 
 namespace wsteer::app {
@@ -52,104 +45,146 @@ void raise_fd_limit() {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &lim);
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) spdlog::warn("cannot raise the open-file limit to {}", lim.rlim_max);
   }
 }
 
+// The agent's components, declared (and built by the constructor) in the order they depend on each
+// other: the datapath before anything that splices, the XDP guard before any listener accepts, the
+// workers before the Services that hand them connections, the Services before what reads them
+// (map publisher, rebalancer, metrics, admin and control servers). run() starts them in that order
+// and serves; stop() ends them in the order spelled out there.
+class Agent {
+ public:
+  explicit Agent(const AgentConfig& config);
+  ~Agent() { stop(); }
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
 
-std::vector<prometheus::MetricFamily> flow_families(const proxy::SplicedFlows& spliced) {
-  const auto s = spliced.stats();
-  auto flows = metrics::gauge_family(metrics::names::spliced_flows, "Flows currently spliced in the kernel.");
-  metrics::add_sample(flows, static_cast<double>(s.flows));
-  auto middle = metrics::gauge_family(metrics::names::spliced_bytes_in_flight,
-                                      "Bytes redirected between spliced sockets and not yet acknowledged by their "
-                                      "receivers: the kernel memory held in the middle.");
-  metrics::add_sample(middle, static_cast<double>(s.bytes_in_middle));
-  auto held = metrics::gauge_family(metrics::names::backpressure_paused_flows,
-                                    "Spliced flow directions whose sender is currently held back by backpressure.");
-  metrics::add_sample(held, static_cast<double>(s.flows_holding));
-  auto relayed = metrics::counter_family(metrics::names::backpressure_relayed_bytes_total,
-                                         "Bytes the verdict held back from a sender whose reader was behind, "
-                                         "relayed by the agent once the reader caught up.");
-  metrics::add_sample(relayed, static_cast<double>(s.relayed_bytes));
-  auto holds = metrics::counter_family(metrics::names::backpressure_holds_total,
-                                       "Times a spliced flow's sender was held back because its reader was behind "
-                                       "(more than --splice-buffer-limit bytes in the middle).");
-  metrics::add_sample(holds, static_cast<double>(s.holds));
-  return {flows, middle, held, relayed, holds};
-}
+  // Starts every component and serves until SIGTERM/SIGINT and the grace period are over.
+  void run();
 
-}  // namespace
+ private:
+  void build_datapath();
+  void build_kubernetes();
+  void build_services();
+  void build_metrics();
+  void build_rebalancer();
+  void build_scaling();
+  void build_admin_server();
+  void build_control_server();
+  void stop();
 
-int run_agent(const AgentConfig& config) {
-  setup_logging(config.log_level, config.log_format);
-  raise_fd_limit();
-  const bool splice = config.proxy.datapath == proxy::DatapathMode::splice;
+  std::int64_t open_connections() const;
+  admin::ConnectionsReport connections_report() const;
+  bool healthy(std::string& why) const;
+  bool ready(std::string& why) const;
+  std::optional<admin::AdminAnswer> admin_route(const boost::urls::url_view& url) const;
+  void publish() {
+    if (publisher_) publisher_->publish();
+  }
 
-  metrics::AgentMetrics metrics;
+  const AgentConfig& config_;
+  const bool splice_;
+  const std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
+  metrics::AgentMetrics metrics_;
   // Backend ids index node-wide maps: every Service claims its ids from one pool.
-  const auto backend_ids = std::make_shared<steering::BackendIdPool>();
+  std::shared_ptr<steering::BackendIdPool> backend_ids_ = std::make_shared<steering::BackendIdPool>();
+  std::unique_ptr<datapath::SpliceDatapath> datapath_;
+  std::unique_ptr<proxy::SplicedFlows> spliced_;
+  std::unique_ptr<XdpFrontDoor> xdp_;
+  // Threads: the control io_context (accept, signals, timers, control socket) runs on run()'s
+  // thread, one io_context per worker, and the admin server has its own (scrapes and probes never
+  // wait behind accepts).
+  asio::io_context control_;
+  WorkerPool workers_;
+  std::shared_ptr<k8s::ApiClient> kube_;
+  std::unique_ptr<KubernetesMetrics> kube_metrics_;
+  std::vector<std::unique_ptr<ServiceRuntime>> services_;
+  std::unique_ptr<MapPublisher> publisher_;
+  RepeatingTimer publish_timer_;
+  std::unique_ptr<proxy::Rebalancer> rebalancer_;
+  RepeatingTimer rebalance_timer_;
+  std::unique_ptr<ScalingRuntime> scaling_;
+  std::unique_ptr<admin::AdminServer> admin_;
+  admin::ControlContext control_context_;
+  std::unique_ptr<admin::ControlServer> control_server_;
+  GracefulShutdown shutdown_;
+  bool stopped_ = false;
+};
 
-  std::unique_ptr<datapath::SpliceDatapath> datapath;
-  std::unique_ptr<proxy::SplicedFlows> spliced;
-  if (splice) {
-    datapath = std::make_unique<datapath::SpliceDatapath>(config.bpffs, config.steering.maglev_size,
-                                                          config.proxy.splice_buffer_limit,
-                                                          static_cast<std::uint32_t>(config.services.size()),
-                                                          config.rebalance.above > 0);
-    // Each flow owns its counts (steering, the active-connections gauge): ending it ends them.
-    spliced = std::make_unique<proxy::SplicedFlows>(*datapath);
-    spdlog::info("splice datapath loaded, maps pinned in {}", config.bpffs.string());
-  }
-
+Agent::Agent(const AgentConfig& config)
+    : config_(config),
+      splice_(config.proxy.datapath == proxy::DatapathMode::splice),
+      workers_(config.workers),
+      publish_timer_(control_, std::chrono::seconds(1), [this] { publish(); }),
+      rebalance_timer_(control_, std::chrono::milliseconds(100), [this] { rebalancer_->tick(); }),
+      shutdown_(control_, config.shutdown_grace,
+                {[this] {
+                   for (auto& s : services_) s->stop_accepting();
+                   if (scaling_) scaling_->stop();  // a leader releases its Lease: another agent takes over at once
+                   rebalance_timer_.stop();         // shutting down: no more closes of our own
+                 },
+                 [this] { return open_connections(); },
+                 [this] {
+                   if (admin_) admin_->stop();
+                   control_.stop();
+                 }}) {
+  build_datapath();
   // The XDP front door, before any listener accepts: its connection counts must see every client.
-  std::unique_ptr<XdpFrontDoor> xdp;
-  if (config.xdp.enabled()) xdp = std::make_unique<XdpFrontDoor>(config, metrics, datapath.get());
+  if (config_.xdp.enabled()) xdp_ = std::make_unique<XdpFrontDoor>(config_, metrics_, datapath_.get());
+  build_kubernetes();
+  build_services();
+  build_metrics();
+  build_rebalancer();
+  build_scaling();
+  build_admin_server();
+  build_control_server();
+}
 
-  // Threads: one control io_context (accept, signals, probes), one io_context per worker, and the
-  // admin server's own thread (scrapes and probes never wait behind accepts).
-  asio::io_context control;
-  const unsigned nworkers = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::unique_ptr<asio::io_context>> workers;
-  std::vector<asio::io_context*> worker_ptrs;
-  for (unsigned i = 0; i < nworkers; ++i) {
-    workers.push_back(std::make_unique<asio::io_context>(1));
-    worker_ptrs.push_back(workers.back().get());
-  }
+void Agent::build_datapath() {
+  if (!splice_) return;
+  datapath_ = std::make_unique<datapath::SpliceDatapath>(config_.bpffs, config_.steering.maglev_size,
+                                                         config_.proxy.splice_buffer_limit,
+                                                         static_cast<std::uint32_t>(config_.services.size()),
+                                                         config_.rebalance.above > 0);
+  // Each flow owns its counts (steering, the active-connections gauge): ending it ends them.
+  spliced_ = std::make_unique<proxy::SplicedFlows>(*datapath_);
+  spdlog::info("splice datapath loaded, maps pinned in {}", config_.bpffs.string());
+}
 
-  // Kubernetes Services share one API client (in-cluster ServiceAccount, or --kubeconfig). A
-  // missing or unusable configuration fails the start; an unreachable server does not (the
-  // sources retry and the services stay not ready).
-  std::shared_ptr<k8s::ApiClient> kube;
-  std::unique_ptr<KubernetesMetrics> kube_metrics;
-  if (std::any_of(config.services.begin(), config.services.end(), [](const auto& s) { return s.kubernetes.has_value(); })) {
-    kube = std::make_shared<k8s::ApiClient>(k8s::load_cluster_config(config.kubeconfig));
-    kube_metrics = std::make_unique<KubernetesMetrics>(metrics.registry());
-    spdlog::info("Kubernetes API server {} ({})", kube->config().server, kube->config().origin);
-  }
+// Kubernetes Services share one API client (in-cluster ServiceAccount, or --kubeconfig). A missing
+// or unusable configuration fails the start; an unreachable server does not (the sources retry and
+// the services stay not ready).
+void Agent::build_kubernetes() {
+  if (std::none_of(config_.services.begin(), config_.services.end(), [](const auto& s) { return s.kubernetes.has_value(); }))
+    return;
+  kube_ = std::make_shared<k8s::ApiClient>(k8s::load_cluster_config(config_.kubeconfig));
+  kube_metrics_ = std::make_unique<KubernetesMetrics>(metrics_.registry());
+  spdlog::info("Kubernetes API server {} ({})", kube_->config().server, kube_->config().origin);
+}
 
-  // One runtime per Service: binds its listener now (a taken port fails the start).
-  std::vector<std::unique_ptr<ServiceRuntime>> services;
-  const ServiceRuntime::Shared shared{config, backend_ids, metrics, datapath.get(), spliced.get(), control, worker_ptrs,
-                                      kube, kube_metrics.get(), xdp ? xdp->conns() : nullptr};
-  for (std::size_t i = 0; i < config.services.size(); ++i)
-    services.push_back(std::make_unique<ServiceRuntime>(static_cast<std::uint32_t>(i), config.services[i], shared));
+// One runtime per Service: binds its listener now (a taken port fails the start).
+void Agent::build_services() {
+  const ServiceRuntime::Shared shared{config_, backend_ids_, metrics_, datapath_.get(), spliced_.get(), control_,
+                                      workers_.contexts(), kube_, kube_metrics_.get(), xdp_ ? xdp_->conns() : nullptr};
+  for (std::size_t i = 0; i < config_.services.size(); ++i)
+    services_.push_back(std::make_unique<ServiceRuntime>(static_cast<std::uint32_t>(i), config_.services[i], shared));
+  if (datapath_) publisher_ = std::make_unique<MapPublisher>(*datapath_, services_);
+  for (auto& s : services_) s->set_on_published([this] { publish(); });
+}
 
-  std::unique_ptr<MapPublisher> publisher;
-  if (datapath) publisher = std::make_unique<MapPublisher>(*datapath, services);
-  const auto publish = [&] {
-    if (publisher) publisher->publish();
-  };
-  for (auto& s : services) s->set_on_published(publish);
-
+void Agent::build_metrics() {
   std::vector<metrics::ServiceSteering> steerings;
-  for (const auto& s : services) steerings.push_back({s->config().name, &s->steering()});
-  metrics.add_collectable(std::make_shared<metrics::DatapathCollector>(datapath.get(), steerings));
-  if (spliced) metrics.add_collectable(std::make_shared<metrics::FunctionCollector>([&] { return flow_families(*spliced); }));
-  metrics.add_collectable(std::make_shared<metrics::FunctionCollector>([&services] {
+  for (const auto& s : services_) steerings.push_back({s->config().name, &s->steering()});
+  metrics_.add_collectable(std::make_shared<metrics::DatapathCollector>(datapath_.get(), steerings));
+  if (spliced_)
+    metrics_.add_collectable(
+        std::make_shared<metrics::FunctionCollector>([this] { return flow_metric_families(spliced_->stats()); }));
+  metrics_.add_collectable(std::make_shared<metrics::FunctionCollector>([this] {
     auto reloads = metrics::counter_family(metrics::names::endpoints_reloads_total,
                                            "Reads of a changed endpoints file, by result (error: last good list kept).");
-    for (const auto& s : services) {
+    for (const auto& s : services_) {
       if (s->config().kubernetes) continue;
       metrics::add_sample(reloads, static_cast<double>(s->reloads_ok()), {{"service", s->config().name}, {"result", "ok"}});
       metrics::add_sample(reloads, static_cast<double>(s->reload_errors()),
@@ -157,231 +192,162 @@ int run_agent(const AgentConfig& config) {
     }
     return std::vector<prometheus::MetricFamily>{reloads};
   }));
+}
 
-  // Rebalance after a scale-up: a tick every 100 ms closes what the policy picks within the rate.
-  std::unique_ptr<proxy::Rebalancer> rebalancer;
-  if (spliced) {
-    std::vector<proxy::Rebalancer::Service> rebalance_services;
-    for (const auto& s : services) rebalance_services.push_back({s->config().name, &s->steering()});
-    rebalancer = std::make_unique<proxy::Rebalancer>(config.rebalance, std::move(rebalance_services), *spliced);
-    metrics.add_collectable(std::make_shared<metrics::FunctionCollector>([&] { return rebalancer->families(); }));
-  }
-  asio::steady_timer rebalance_timer(control);
-  std::function<void()> rebalance_tick = [&] {
-    rebalancer->tick();
-    rebalance_timer.expires_after(std::chrono::milliseconds(100));
-    rebalance_timer.async_wait([&](boost::system::error_code ec) {
-      if (!ec) rebalance_tick();
-    });
+// Rebalance after a scale-up: a tick every 100 ms closes what the policy picks within the rate.
+void Agent::build_rebalancer() {
+  if (!spliced_) return;
+  std::vector<proxy::Rebalancer::Service> rebalance_services;
+  for (const auto& s : services_) rebalance_services.push_back({s->config().name, &s->steering()});
+  rebalancer_ = std::make_unique<proxy::Rebalancer>(config_.rebalance, std::move(rebalance_services), *spliced_);
+  metrics_.add_collectable(std::make_shared<metrics::FunctionCollector>([this] { return rebalancer_->families(); }));
+}
+
+// The scaler (docs/scaling.md): every agent reports its connections at /v1/connections; where a
+// Service scales, the agents elect one leader per workload, which sums the reports and decides.
+void Agent::build_scaling() {
+  if (!ScalingRuntime::wanted(config_)) return;
+  scaling_ = std::make_unique<ScalingRuntime>(config_, kube_);
+  metrics_.add_collectable(std::make_shared<metrics::FunctionCollector>([this] { return scaling_->metric_families(); }));
+}
+
+void Agent::build_admin_server() {
+  if (!config_.metrics_listen) return;
+  admin_ = std::make_unique<admin::AdminServer>(
+      *config_.metrics_listen,
+      admin::AdminHandlers{[this] { return metrics_.serialize(); }, [this](std::string& why) { return healthy(why); },
+                           [this](std::string& why) { return ready(why); },
+                           [this](const boost::urls::url_view& url) { return admin_route(url); }});
+}
+
+// wsteerctl's control socket: drain/undrain, lookup, live status and counters. It stays open
+// through the shutdown grace period so an operator can watch the flows drain. Without it the agent
+// still balances (e.g. run unprivileged with --datapath userspace); only wsteerctl's drain/lookup
+// are lost, and it says the agent is not reachable.
+void Agent::build_control_server() {
+  control_context_.max_tries = config_.proxy.max_tries;
+  control_context_.state_changed = [this] { publish(); };
+  for (const auto& s : services_)
+    control_context_.services.push_back({s->config().name, &s->steering(), s->steering_config()});
+  control_context_.status = [this] {
+    AgentFacts facts{started_at_, splice_, workers_.size(), open_connections(), std::nullopt};
+    if (spliced_) facts.flows = spliced_->stats();
+    return agent_status(services_, facts);
   };
-  if (rebalancer && rebalancer->enabled()) {
-    spdlog::info("rebalance on: above {} x the mean, {} closes/s, min age {} s", config.rebalance.above,
-                 config.rebalance.rate, std::chrono::duration<double>(config.rebalance.min_age).count());
-    rebalance_tick();
-  }
-
-  const auto open_connections = [&] {
-    std::int64_t n = spliced ? static_cast<std::int64_t>(spliced->size()) : 0;
-    for (const auto& s : services) n += s->handshaking() + s->http_connections();
-    return n;
-  };
-  const auto all_loaded = [&] {
-    return std::all_of(services.begin(), services.end(), [](const auto& s) { return s->loaded(); });
-  };
-
-  for (auto& s : services) s->start();
-  spdlog::info("{} service(s), {} datapath, {} workers", services.size(), splice ? "splice" : "userspace", nworkers);
-
-  // The scaler (docs/scaling.md): every agent reports its connections at /v1/connections; where a
-  // Service scales, the agents elect one leader per workload, which sums the reports and decides.
-  const auto connections_report = [&] {
-    admin::ConnectionsReport report;
-    report.agent = config.scaler.pod_name;
-    report.time = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    for (const auto& s : services) {
-      admin::ServiceConnections sc{s->config().name, {}};
-      for (const auto& b : s->steering().snapshot()) sc.backends.push_back({b.backend.name, b.active_connections});
-      report.services.push_back(std::move(sc));
-    }
-    return report;
-  };
-  std::unique_ptr<ScalingRuntime> scaling;
-  if (ScalingRuntime::wanted(config)) {
-    scaling = std::make_unique<ScalingRuntime>(config, kube);
-    metrics.add_collectable(std::make_shared<metrics::FunctionCollector>([&] { return scaling->metric_families(); }));
-    scaling->start();
-    spdlog::info("scaler: agent {} in namespace {}, agents from {}", config.scaler.pod_name, config.scaler.pod_namespace,
-                 config.scaler.peers_service->label());
-  }
-
-  asio::steady_timer publish_timer(control);
-  std::function<void()> publish_tick = [&] {
-    publish();
-    publish_timer.expires_after(std::chrono::seconds(1));
-    publish_timer.async_wait([&](boost::system::error_code ec) {
-      if (!ec) publish_tick();
-    });
-  };
-  publish_tick();
-
-  std::unique_ptr<admin::AdminServer> admin;
-  if (config.metrics_listen) {
-    admin = std::make_unique<admin::AdminServer>(
-        *config.metrics_listen,
-        admin::AdminHandlers{
-            [&] { return metrics.serialize(); },
-            [&](std::string& why) {
-              // Asked of the kernel: a detached verdict would leave spliced flows without a datapath.
-              if (splice && (!datapath || !datapath->verdict_attached()))
-                return (why = "splice verdict not attached to wsteer_spliced", false);
-              return true;
-            },
-            [&](std::string& why) {
-              for (const auto& s : services) {
-                if (!s->loaded()) return (why = "service " + s->config().name + ": endpoints not loaded", false);
-                if (!s->accepting()) return (why = "not accepting (shutting down)", false);
-              }
-              return true;
-            },
-            [&](const boost::urls::url_view& url) -> std::optional<admin::AdminAnswer> {
-              if (url.path() == "/v1/connections")
-                return admin::AdminAnswer{200, "application/json", admin::format_connections_report(connections_report())};
-              if (url.path() == "/v1/scaling") {
-                const auto params = url.params();
-                const auto service = params.find("service");
-                if (service == params.end() || !(*service).has_value)
-                  return admin::AdminAnswer{400, "application/json", R"({"error":"give ?service=NAMESPACE/NAME"})"};
-                if (!scaling)
-                  return admin::AdminAnswer{404, "application/json", R"({"error":"no Service of this agent scales"})"};
-                auto [status, body] = scaling->scaling_answer((*service).value, params.contains("local"));
-                return admin::AdminAnswer{static_cast<unsigned>(status), "application/json", std::move(body)};
-              }
-              return std::nullopt;
-            }});
-    admin->start();
-  }
-
-  // wsteerctl's control socket: drain/undrain, lookup, live status and counters. It stays open
-  // through the shutdown grace period so an operator can watch the flows drain.
-  const auto started_at = std::chrono::steady_clock::now();
-  admin::ControlContext control_context{{}, config.proxy.max_tries, publish, {}, {}};
-  for (const auto& s : services)
-    control_context.services.push_back({s->config().name, &s->steering(), s->steering_config()});
-  control_context.status = [&] {
-    std::uint64_t reloads_ok = 0, reload_errors = 0;
-    boost::json::array service_list;
-    for (const auto& s : services) {
-      reloads_ok += s->reloads_ok();
-      reload_errors += s->reload_errors();
-      service_list.push_back(boost::json::object{{"name", s->config().name},
-                                                 {"listen", format_endpoint(s->config().listen)},
-                                                 {"source", s->source_kind()},
-                                                 {"endpoints_loaded", s->loaded()},
-                                                 {"endpoints_version", s->steering().endpoints_version()},
-                                                 {"accepting", s->accepting()},
-                                                 {"handshaking", s->handshaking()},
-                                                 {"http_connections", s->http_connections()},
-                                                 {"http_requests", s->http_requests()}});
-    }
-    std::int64_t handshaking = 0;
-    std::int64_t http_connections = 0;
-    std::uint64_t http_requests = 0;
-    for (const auto& s : services) {
-      handshaking += s->handshaking();
-      http_connections += s->http_connections();
-      http_requests += s->http_requests();
-    }
-    boost::json::object st{
-        {"pid", ::getpid()},
-        {"uptime_seconds",
-         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_at).count()},
-        {"datapath", splice ? "splice" : "userspace"},
-        {"listen", format_endpoint(services.front()->config().listen)},
-        {"accepting", services.front()->accepting()},
-        {"workers", nworkers},
-        {"open_connections", open_connections()},
-        {"handshaking", handshaking},
-        {"http_connections", http_connections},
-        {"http_requests", http_requests},
-        {"endpoints_loaded", all_loaded()},
-        {"endpoints_reloads_ok", reloads_ok},
-        {"endpoints_reload_errors", reload_errors},
-        {"services", std::move(service_list)}};
-    if (spliced) {
-      const auto fs = spliced->stats();
-      st["spliced_flows"] = fs.flows;
-      st["spliced_bytes_in_flight"] = fs.bytes_in_middle;
-    }
-    return st;
-  };
-  control_context.counters = [&] { return admin::counters_json(metrics.registry().Collect()); };
-  if (rebalancer) control_context.rebalance_dry_run = [&] { return rebalancer->dry_run(); };
-  // Without it the agent still balances (e.g. run unprivileged with --datapath userspace); only
-  // wsteerctl's drain/lookup are lost, and it says the agent is not reachable.
-  std::unique_ptr<admin::ControlServer> control_server;
+  control_context_.counters = [this] { return admin::counters_json(metrics_.registry().Collect()); };
+  if (rebalancer_) control_context_.rebalance_dry_run = [this] { return rebalancer_->dry_run(); };
   try {
-    control_server = std::make_unique<admin::ControlServer>(
-        control, config.control_socket.empty() ? admin::default_control_socket(config.bpffs) : config.control_socket,
-        [&control_context](const boost::json::object& request) {
-          return admin::handle_control_request(control_context, request);
-        });
-    control_server->start();
-    spdlog::info("control socket {}", control_server->path().string());
+    control_server_ = std::make_unique<admin::ControlServer>(
+        control_, config_.control_socket.empty() ? admin::default_control_socket(config_.bpffs) : config_.control_socket,
+        [this](const boost::json::object& request) { return admin::handle_control_request(control_context_, request); });
   } catch (const std::exception& e) {
     spdlog::error("no control socket for wsteerctl: {}", e.what());
   }
+}
 
-  // SIGTERM/SIGINT: stop accepting, let flows end within the grace period, then clean up.
-  asio::signal_set signals(control, SIGTERM, SIGINT);
-  asio::steady_timer grace_timer(control);
-  const auto deadline_holder = std::make_shared<std::chrono::steady_clock::time_point>();
-  std::function<void()> wait_for_flows = [&] {
-    if (open_connections() == 0 || std::chrono::steady_clock::now() >= *deadline_holder) {
-      if (open_connections() > 0) spdlog::warn("shutdown grace period over: closing {} connections", open_connections());
-      if (admin) admin->stop();
-      control.stop();
-      return;
-    }
-    grace_timer.expires_after(std::chrono::milliseconds(100));
-    grace_timer.async_wait([&](boost::system::error_code) { wait_for_flows(); });
-  };
-  signals.async_wait([&](boost::system::error_code ec, int signo) {
-    if (ec) return;
-    spdlog::info("signal {}: no new connections; {} open, grace {} s", signo, open_connections(),
-                 config.shutdown_grace.count());
-    for (auto& s : services) s->stop_accepting();
-    if (scaling) scaling->stop();  // a leader releases its Lease: another agent takes over at once
-    rebalance_timer.cancel();  // shutting down: no more closes of our own
-    *deadline_holder = std::chrono::steady_clock::now() + config.shutdown_grace;
-    signals.async_wait([&](boost::system::error_code, int) {  // a second signal: stop now
-      *deadline_holder = std::chrono::steady_clock::now();
-    });
-    wait_for_flows();
-  });
-
-  std::vector<std::thread> threads;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
-  for (auto& w : workers) {
-    guards.push_back(asio::make_work_guard(*w));
-    threads.emplace_back([ctx = w.get()] { ctx->run(); });
+void Agent::run() {
+  for (auto& s : services_) s->start();
+  spdlog::info("{} service(s), {} datapath, {} workers", services_.size(), splice_ ? "splice" : "userspace",
+               workers_.size());
+  if (rebalancer_ && rebalancer_->enabled()) {
+    spdlog::info("rebalance on: above {} x the mean, {} closes/s, min age {} s", config_.rebalance.above,
+                 config_.rebalance.rate, std::chrono::duration<double>(config_.rebalance.min_age).count());
+    rebalance_timer_.start();
   }
-  control.run();
+  if (scaling_) {
+    scaling_->start();
+    spdlog::info("scaler: agent {} in namespace {}, agents from {}", config_.scaler.pod_name,
+                 config_.scaler.pod_namespace, config_.scaler.peers_service->label());
+  }
+  publish_timer_.start();
+  if (admin_) admin_->start();
+  if (control_server_) {
+    try {
+      control_server_->start();
+      spdlog::info("control socket {}", control_server_->path().string());
+    } catch (const std::exception& e) {
+      spdlog::error("no control socket for wsteerctl: {}", e.what());
+    }
+  }
+  shutdown_.arm();
+  workers_.run();
+  control_.run();
+  stop();
+}
 
-  // Orderly end: workers stop (userspace relays and handshakes are dropped with them), endpoint
-  // sources stop, spliced flows are closed, then the datapath unpins its maps and removes its folder.
-  for (auto& w : workers) w->stop();
-  for (auto& t : threads) t.join();
-  for (auto& s : services) s->stop_source();
-  if (scaling) scaling->stop();
-  admin.reset();  // its handlers read the flows, the services and the datapath
-  control_server.reset();
-  scaling.reset();  // its metrics read the scalers: after the admin server
-  spliced.reset();  // tells each flow's Service steering: before the services go
-  publisher.reset();
-  services.clear();
-  xdp.reset();  // a clean exit detaches the XDP guard and removes its pins (after the flows counted out)
-  datapath.reset();
+// The orderly end, each step before what it depends on goes away.
+void Agent::stop() {
+  if (std::exchange(stopped_, true)) return;
+  workers_.stop();  // userspace relays and handshakes are dropped with them
+  for (auto& s : services_) s->stop_source();
+  if (scaling_) scaling_->stop();
+  admin_.reset();           // its handlers read the flows, the services and the datapath
+  control_server_.reset();  // likewise
+  scaling_.reset();         // its metrics read the scalers: after the admin server
+  rebalancer_.reset();      // holds the flow table
+  spliced_.reset();         // each flow tells its Service's steering: before the services go
+  publisher_.reset();
+  services_.clear();
+  xdp_.reset();       // a clean exit detaches the XDP guard and removes its pins (after the flows counted out)
+  datapath_.reset();  // unpins the maps, removes the folder
   spdlog::info("stopped");
+}
+
+std::int64_t Agent::open_connections() const {
+  std::int64_t n = spliced_ ? static_cast<std::int64_t>(spliced_->size()) : 0;
+  for (const auto& s : services_) n += s->handshaking() + s->http_connections();
+  return n;
+}
+
+admin::ConnectionsReport Agent::connections_report() const {
+  admin::ConnectionsReport report;
+  report.agent = config_.scaler.pod_name;
+  report.time = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  for (const auto& s : services_) {
+    admin::ServiceConnections sc{s->config().name, {}};
+    for (const auto& b : s->steering().snapshot()) sc.backends.push_back({b.backend.name, b.active_connections});
+    report.services.push_back(std::move(sc));
+  }
+  return report;
+}
+
+// Liveness, asked of the kernel: a detached verdict would leave spliced flows without a datapath.
+bool Agent::healthy(std::string& why) const {
+  if (splice_ && (!datapath_ || !datapath_->verdict_attached()))
+    return (why = "splice verdict not attached to wsteer_spliced", false);
+  return true;
+}
+
+bool Agent::ready(std::string& why) const {
+  for (const auto& s : services_) {
+    if (!s->loaded()) return (why = "service " + s->config().name + ": endpoints not loaded", false);
+    if (!s->accepting()) return (why = "not accepting (shutting down)", false);
+  }
+  return true;
+}
+
+std::optional<admin::AdminAnswer> Agent::admin_route(const boost::urls::url_view& url) const {
+  if (url.path() == "/v1/connections")
+    return admin::AdminAnswer{200, "application/json", admin::format_connections_report(connections_report())};
+  if (url.path() == "/v1/scaling") {
+    const auto params = url.params();
+    const auto service = params.find("service");
+    if (service == params.end() || !(*service).has_value)
+      return admin::AdminAnswer{400, "application/json", R"({"error":"give ?service=NAMESPACE/NAME"})"};
+    if (!scaling_) return admin::AdminAnswer{404, "application/json", R"({"error":"no Service of this agent scales"})"};
+    auto [status, body] = scaling_->scaling_answer((*service).value, params.contains("local"));
+    return admin::AdminAnswer{static_cast<unsigned>(status), "application/json", std::move(body)};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int run_agent(const AgentConfig& config) {
+  setup_logging(config.log_level, config.log_format);
+  raise_fd_limit();
+  Agent agent(config);
+  agent.run();
   return 0;
 }
 

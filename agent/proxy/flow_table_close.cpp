@@ -10,18 +10,15 @@
 //    drops whatever the backend sends.
 // 3. The client->backend direction stays spliced: the client's close reply reaches the backend in
 //    the kernel, the backend hangs up, and the half-close logic ends the flow. A client that does
-//    not finish within close_timeout_ gets both sides closed.
+//    not finish within the close timeout gets both sides closed.
 #include "proxy/frame_tracker.h"
-#include "proxy/spliced_flows.h"
-#include "proxy/spliced_flows_internal.h"
-
-#include "datapath/socket_info.h"
+#include "proxy/flow_table.h"
+#include "proxy/flow_table_state.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <system_error>
 
 namespace wsteer::proxy {
@@ -37,78 +34,69 @@ constexpr auto kSettle = std::chrono::milliseconds(5);
 
 }  // namespace
 
-std::vector<RebalanceCandidate> SplicedFlows::rebalance_candidates() const {
-  std::lock_guard lock(mutex_);
+std::vector<RebalanceCandidate> FlowTable::rebalance_candidates() const {
   std::vector<RebalanceCandidate> out;
   out.reserve(flows_.size());
-  for (const auto& [id, flow] : flows_)
+  for (const auto& [id, flow] : flows_) {
+    if (flow->ended) continue;
+    const auto& s = flow->sides;
     out.push_back({id, flow->owned.lease.backend_id(), flow->owned.lease.steering(), flow->created_ns, flow->close.has_value(),
-                   !flow->untracked && !flow->sides[kClient].eof && !flow->sides[kBackend].eof});
+                   !flow->untracked && !s[kClient].eof && !s[kBackend].eof});
+  }
   return out;
 }
 
-std::unordered_map<const steering::Steering*, RebalanceCounts> SplicedFlows::rebalance_counts() const {
-  std::lock_guard lock(mutex_);
-  return rebalance_counts_;
+std::size_t FlowTable::closing() const {
+  return static_cast<std::size_t>(std::count_if(flows_.begin(), flows_.end(),
+                                                [](const auto& f) { return !f.second->ended && f.second->close; }));
 }
 
-std::size_t SplicedFlows::closing() const {
-  std::lock_guard lock(mutex_);
-  return closing_.size();
-}
-
-bool SplicedFlows::request_close(std::uint64_t flow_id) {
-  std::lock_guard lock(mutex_);
-  auto it = flows_.find(flow_id);
-  if (it == flows_.end()) return false;
-  Flow& flow = *it->second;
-  Side& backend = flow.sides[kBackend];
-  if (flow.close || flow.untracked || backend.eof || flow.sides[kClient].eof) return false;
-  const auto side = datapath_.flow_side(backend.cookie);
+bool FlowTable::request_close(std::uint64_t flow_id) {
+  Flow* found = find(flow_id);
+  if (!found) return false;
+  Flow& flow = *found;
+  Side& backend = flow.backend();
+  if (flow.close || flow.untracked || backend.eof || flow.client().eof) return false;
+  const auto side = ops_.flow_side(backend.cookie());
   if (!side || side->frames.lost) {
     flow.untracked = true;
     return false;
   }
-  if (auto ec = datapath_.set_flow_control(backend.cookie, flow.sides[kClient].written_base, backend.relayed, true)) {
+  if (auto ec = ops_.set_flow_control(backend.cookie(), flow.client().written_base(), backend.relayed, true)) {
     spdlog::warn("flow {}: cannot request its close: {}", flow_id, ec.message());
     return false;
   }
   auto& close = flow.close.emplace();
-  close.requested = std::chrono::steady_clock::now();
+  close.requested = ops_.now();
   close.deadline = close.requested + close_timeout_;
   close.read = backend.relayed + (backend.pending.size() - backend.pending_off) + backend.discarded;
   backend.closing = true;
   // The close takes over from backpressure: it relays what is pending itself.
-  if (backend.relaying) {
-    backend.relaying = false;
-    relaying_.erase(token(flow_id, kBackend));
-  }
+  backend.relaying = false;
   // Bytes kept in the TCP queue by a pause must reach the verdict (to be held) and recv().
   if (backend.paused) {
     backend.paused = false;
-    paused_.erase(token(flow_id, kBackend));
-    datapath::kick(backend.fd);
+    ops_.kick(backend.fd());
   }
-  closing_.insert(flow_id);
-  update_interest(flow, flow_id, kBackend);
+  update_interest(backend);
+  refresh(flow);
   return true;
 }
 
-void SplicedFlows::close_abort(std::uint64_t flow_id, const char* why) {
-  auto it = flows_.find(flow_id);
-  if (it == flows_.end()) return;
-  spdlog::info("flow {} to backend {}: rebalance close abandoned ({}): closing both sides", flow_id,
-               it->second->owned.lease.backend_id(), why);
-  ++rebalance_counts_[it->second->owned.lease.steering()].aborted;
-  finish_locked(flow_id);
+void FlowTable::close_abort(Flow& flow, const char* why) {
+  if (flow.ended) return;
+  spdlog::info("flow {} to backend {}: rebalance close abandoned ({}): closing both sides", flow.id,
+               flow.owned.lease.backend_id(), why);
+  ++rebalance_counts_[flow.owned.lease.steering()].aborted;
+  end(flow);
 }
 
 // Where the held stream's first frame boundary lies, once the verdict's state can be trusted.
-// True when `limit` is known or being searched for; false when the flow was ended.
-bool SplicedFlows::close_find_boundary(Flow& flow) {
+// True when `limit` is known or being searched for; false when the flow's frames are unknown.
+bool FlowTable::close_find_boundary(Flow& flow) {
   CloseState& c = *flow.close;
   if (c.base_known) return true;
-  const auto side = datapath_.flow_side(flow.sides[kBackend].cookie);
+  const auto side = ops_.flow_side(flow.backend().cookie());
   if (!side) return false;
   if (side->frames.lost) return false;
   // `held` before the close, or where the verdict's close hold began (see wsteer_abi.h on why a
@@ -125,71 +113,67 @@ bool SplicedFlows::close_find_boundary(Flow& flow) {
   return true;
 }
 
-void SplicedFlows::advance_close(std::uint64_t flow_id) {
-  auto it = flows_.find(flow_id);
-  if (it == flows_.end()) {
-    closing_.erase(flow_id);
-    return;
-  }
-  Flow& flow = *it->second;
+void FlowTable::advance_close(Flow& flow) {
+  if (flow.ended || !flow.close) return;
   CloseState& c = *flow.close;
-  Side& src = flow.sides[kBackend];
-  Side& dst = flow.sides[kClient];
-  const auto now = std::chrono::steady_clock::now();
+  Side& src = flow.backend();
+  Side& dst = flow.client();
+  const auto now = ops_.now();
   std::array<char, 64 * 1024> sink;
 
   if (c.frame_sent) {
     // After the close frame nothing the backend sends may reach the client: drop it.
     for (int round = 0; round < 16; ++round) {
-      const ssize_t n = ::recv(src.fd, sink.data(), sink.size(), MSG_DONTWAIT);
+      const ssize_t n = ops_.recv(src.fd(), sink.data(), sink.size());
       if (n <= 0) break;
       src.discarded += static_cast<std::uint64_t>(n);
       c.read += static_cast<std::uint64_t>(n);
     }
     if (now >= c.deadline) {
-      spdlog::debug("flow {}: client did not finish the close in time: closing both sides", flow_id);
+      spdlog::debug("flow {}: client did not finish the close in time: closing both sides", flow.id);
       ++rebalance_counts_[flow.owned.lease.steering()].timed_out;
-      finish_locked(flow_id);
+      end(flow);
     }
     return;
   }
   if (now < c.requested + kSettle) return;
-  if (now >= c.deadline) return close_abort(flow_id, "no frame boundary in time");
-  if (!close_find_boundary(flow)) return close_abort(flow_id, "frame boundaries unknown");
+  if (now >= c.deadline) return close_abort(flow, "no frame boundary in time");
+  if (!close_find_boundary(flow)) return close_abort(flow, "frame boundaries unknown");
 
   for (int round = 0; round < 64; ++round) {  // bounded: other flows get their turn
-    const bool have_pending = src.pending_off < src.pending.size();
+    const bool have_pending = src.has_pending();
     // `read` counts what was dropped past the boundary too: everything before it is read once
     // read >= limit.
     if (have_pending || (c.bounded && c.read >= c.limit)) {
       // Every write into the client's stream waits until the bytes the verdict redirected before
       // the hold are in the client's send path (nothing of ours may overtake them).
-      const auto side = datapath_.flow_side(src.cookie);
-      if (!side) return close_abort(flow_id, "flow left the map");
-      const std::uint64_t written = datapath::tcp_bytes_written(dst.fd).value_or(0) - dst.written_base;
+      const auto side = ops_.flow_side(src.cookie());
+      if (!side) return close_abort(flow, "flow left the map");
+      const std::uint64_t written = ops_.bytes_written(dst.fd()) - dst.written_base();
       if (written < side->bytes + src.relayed) return;  // next pass
       const char* data = have_pending ? src.pending.data() + src.pending_off : kCloseFrame.data() + c.frame_off;
       const std::size_t size = have_pending ? src.pending.size() - src.pending_off : kCloseFrame.size() - c.frame_off;
-      const ssize_t n = ::send(dst.fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+      const ssize_t n = ops_.send(dst.fd(), data, size);
       if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR) {
           if (!dst.want_out) {
             dst.want_out = true;
-            update_interest(flow, flow_id, kClient);
+            update_interest(dst);
           }
           return;
         }
-        return close_abort(flow_id, "client gone");
+        return close_abort(flow, "client gone");
       }
       if (dst.want_out) {
         dst.want_out = false;
-        update_interest(flow, flow_id, kClient);
+        update_interest(dst);
       }
       if (have_pending) {
         src.pending_off += static_cast<std::size_t>(n);
         src.relayed += static_cast<std::uint64_t>(n);
         relayed_total_ += static_cast<std::uint64_t>(n);
-        datapath_.set_flow_control(src.cookie, dst.written_base, src.relayed, true);
+        if (auto ec = ops_.set_flow_control(src.cookie(), dst.written_base(), src.relayed, true))
+          spdlog::warn("flow {}: cannot publish relayed bytes to the verdict: {}", flow.id, ec.message());
         continue;
       }
       c.frame_off += static_cast<std::size_t>(n);
@@ -199,7 +183,7 @@ void SplicedFlows::advance_close(std::uint64_t flow_id) {
       ++rebalance_counts_[flow.owned.lease.steering()].closed;
       spdlog::debug("flow {} to backend {} (client port {}): close frame 1012 written after {} redirected and {} "
                     "relayed bytes (base {}, limit {}, read {}, discarded {})",
-                    flow_id, flow.owned.lease.backend_id(), side->client_port, side->bytes, src.relayed, c.base, c.limit,
+                    flow.id, flow.owned.lease.backend_id(), side->client_port, side->bytes, src.relayed, c.base, c.limit,
                     c.read, src.discarded);
       return;
     }
@@ -209,12 +193,12 @@ void SplicedFlows::advance_close(std::uint64_t flow_id) {
     const std::size_t want = c.bounded ? static_cast<std::size_t>(std::min<std::uint64_t>(c.limit - c.read, kRelayChunk))
                                        : kRelayChunk;
     src.pending.resize(want);
-    const ssize_t n = ::recv(src.fd, src.pending.data(), want, MSG_DONTWAIT);
-    if (n == 0) return close_abort(flow_id, "backend hung up inside a frame");
+    const ssize_t n = ops_.recv(src.fd(), src.pending.data(), want);
+    if (n == 0) return close_abort(flow, "backend hung up inside a frame");
     if (n < 0) {
       src.pending.clear();
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;  // EPOLLIN or the next pass
-      return close_abort(flow_id, "backend socket error");
+      if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR) return;  // EPOLLIN or the next pass
+      return close_abort(flow, "backend socket error");
     }
     const auto got = static_cast<std::uint64_t>(n);
     std::uint64_t keep = got;
