@@ -1,6 +1,7 @@
 #include "cli/pinned_maps.h"
 
 #include "cli/ctl_error.h"
+#include "core/unique_fd.h"
 #include "datapath/map_names.h"
 
 #include <bpf/bpf.h>
@@ -32,11 +33,10 @@ std::vector<AttachedProgram> PinnedMaps::verdict_programs() const {
     AttachedProgram p;
     p.id = id;
     p.attached_to = std::string(datapath::map_names::spliced) + " (sk_skb verdict)";
-    if (const int prog = bpf_prog_get_fd_by_id(id); prog >= 0) {
+    if (const UniqueFd prog(bpf_prog_get_fd_by_id(id)); prog) {
       bpf_prog_info info{};
       __u32 len = sizeof(info);
-      if (bpf_obj_get_info_by_fd(prog, &info, &len) == 0) p.name = info.name;
-      ::close(prog);
+      if (bpf_obj_get_info_by_fd(prog.get(), &info, &len) == 0) p.name = info.name;
     }
     out.push_back(p);
   }
