@@ -58,6 +58,9 @@ cookie-http-only: {{ .httpOnly }}
 balance-factor: {{ .Values.balanceFactor }}
 maglev-size: {{ int .Values.maglevSize }}
 splice-buffer-limit: {{ int64 .Values.spliceBufferLimit }}
+http-idle-timeout: {{ .Values.http.idleTimeout }}
+http-response-timeout: {{ .Values.http.responseTimeout }}
+http-body-limit: {{ int64 .Values.http.bodyLimit }}
 {{- if include "wsteer.scalingOn" . }}
 {{- /* pod-name and pod-namespace come from the env (POD_NAME, POD_NAMESPACE: the downward API). */}}
 peers-service: {{ printf "%s/%s" .Release.Namespace (include "wsteer.metricsServiceName" .) | quote }}
