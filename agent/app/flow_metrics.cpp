@@ -7,24 +7,36 @@ namespace wsteer::app {
 
 std::vector<prometheus::MetricFamily> flow_metric_families(const proxy::SplicedFlowStats& s) {
   namespace names = metrics::names;
-  auto flows = metrics::gauge_family(names::spliced_flows, "Flows currently spliced in the kernel.");
-  metrics::add_sample(flows, static_cast<double>(s.flows));
-  auto middle = metrics::gauge_family(names::spliced_bytes_in_flight,
-                                      "Bytes redirected between spliced sockets and not yet acknowledged by their "
-                                      "receivers: the kernel memory held in the middle.");
-  metrics::add_sample(middle, static_cast<double>(s.bytes_in_middle));
-  auto held = metrics::gauge_family(names::backpressure_paused_flows,
-                                    "Spliced flow directions whose sender is currently held back by backpressure.");
-  metrics::add_sample(held, static_cast<double>(s.flows_holding));
-  auto relayed = metrics::counter_family(names::backpressure_relayed_bytes_total,
-                                         "Bytes the verdict held back from a sender whose reader was behind, "
-                                         "relayed by the agent once the reader caught up.");
-  metrics::add_sample(relayed, static_cast<double>(s.relayed_bytes));
-  auto holds = metrics::counter_family(names::backpressure_holds_total,
-                                       "Times a spliced flow's sender was held back because its reader was behind "
-                                       "(more than --splice-buffer-limit bytes in the middle).");
-  metrics::add_sample(holds, static_cast<double>(s.holds));
-  return {flows, middle, held, relayed, holds};
+  struct Family {
+    std::string_view name;
+    bool counter;
+    const char* help;
+    double value;
+  };
+  const Family families[] = {
+      {names::spliced_flows, false, "Flows currently spliced in the kernel.", static_cast<double>(s.flows)},
+      {names::spliced_bytes_in_flight, false,
+       "Bytes redirected between spliced sockets and not yet acknowledged by their receivers: the kernel memory "
+       "held in the middle.",
+       static_cast<double>(s.bytes_in_middle)},
+      {names::backpressure_paused_flows, false,
+       "Spliced flow directions whose sender is currently held back by backpressure.",
+       static_cast<double>(s.flows_holding)},
+      {names::backpressure_relayed_bytes_total, true,
+       "Bytes the verdict held back from a sender whose reader was behind, relayed by the agent once the reader "
+       "caught up.",
+       static_cast<double>(s.relayed_bytes)},
+      {names::backpressure_holds_total, true,
+       "Times a spliced flow's sender was held back because its reader was behind (more than --splice-buffer-limit "
+       "bytes in the middle).",
+       static_cast<double>(s.holds)},
+  };
+  std::vector<prometheus::MetricFamily> out;
+  for (const auto& f : families) {
+    out.push_back(f.counter ? metrics::counter_family(f.name, f.help) : metrics::gauge_family(f.name, f.help));
+    metrics::add_sample(out.back(), f.value);
+  }
+  return out;
 }
 
 }  // namespace wsteer::app

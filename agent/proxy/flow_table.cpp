@@ -71,6 +71,12 @@ void FlowTable::update_interest(Side& s) {
   if (!ops_.rewatch(s.fd(), token(s.flow.id, s.index), interest)) end(s.flow);  // unwatchable: it could hang forever
 }
 
+void FlowTable::want_writable(Side& s, bool want) {
+  if (s.want_out == want) return;
+  s.want_out = want;
+  update_interest(s);
+}
+
 void FlowTable::on_socket(std::uint64_t tok, const SocketEvents& events) {
   Flow* flow = find(tok >> 1);
   if (!flow) return;

@@ -125,6 +125,8 @@ class FlowTable {
   // Keeps `waiting_` in step with the flow's state; called after anything that changes it.
   void refresh(Flow& flow);
   void update_interest(Side& side);
+  // `side`'s send buffer is full (wait for EPOLLOUT) or took bytes again.
+  void want_writable(Side& side, bool want);
   std::uint64_t bytes_in_middle(const Side& from) const;
   // Half-close (flow_table.cpp).
   void on_hangup(Side& side);

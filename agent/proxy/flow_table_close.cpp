@@ -155,19 +155,10 @@ void FlowTable::advance_close(Flow& flow) {
       const std::size_t size = have_pending ? src.pending.size() - src.pending_off : kCloseFrame.size() - c.frame_off;
       const ssize_t n = ops_.send(dst.fd(), data, size);
       if (n < 0) {
-        if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR) {
-          if (!dst.want_out) {
-            dst.want_out = true;
-            update_interest(dst);
-          }
-          return;
-        }
+        if (would_block(n)) return want_writable(dst, true);
         return close_abort(flow, "client gone");
       }
-      if (dst.want_out) {
-        dst.want_out = false;
-        update_interest(dst);
-      }
+      want_writable(dst, false);
       if (have_pending) {
         src.pending_off += static_cast<std::size_t>(n);
         src.relayed += static_cast<std::uint64_t>(n);
@@ -197,7 +188,7 @@ void FlowTable::advance_close(Flow& flow) {
     if (n == 0) return close_abort(flow, "backend hung up inside a frame");
     if (n < 0) {
       src.pending.clear();
-      if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR) return;  // EPOLLIN or the next pass
+      if (would_block(n)) return;  // EPOLLIN or the next pass
       return close_abort(flow, "backend socket error");
     }
     const auto got = static_cast<std::uint64_t>(n);

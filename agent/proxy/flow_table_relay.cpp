@@ -81,13 +81,7 @@ void FlowTable::relay(Side& from) {
           std::min<std::uint64_t>(limit - in_middle, from.pending.size() - from.pending_off));
       const ssize_t n = ops_.send(dst.fd(), from.pending.data() + from.pending_off, room);
       if (n < 0) {
-        if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR) {
-          if (!dst.want_out) {
-            dst.want_out = true;
-            update_interest(dst);
-          }
-          return;
-        }
+        if (would_block(n)) return want_writable(dst, true);
         spdlog::debug("flow {}: relaying held bytes failed: {}", from.flow.id, std::system_category().message(static_cast<int>(-n)));
         end(from.flow);  // the peer is gone: nothing more can be delivered
         return;
@@ -107,10 +101,7 @@ void FlowTable::relay(Side& from) {
       ops_.kick(from.fd());
       from.paused = false;
     }
-    if (dst.want_out) {
-      dst.want_out = false;
-      update_interest(dst);
-    }
+    want_writable(dst, false);
     const auto side = ops_.flow_side(from.cookie());
     if (!side) return;
     const std::uint64_t written = ops_.bytes_written(dst.fd()) - dst.written_base();

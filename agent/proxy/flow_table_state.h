@@ -7,6 +7,7 @@
 #include "proxy/flow_table.h"
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -21,6 +22,8 @@ inline constexpr int kBackend = 1;
 inline constexpr std::size_t kRelayChunk = 256 * 1024;
 
 inline const char* side_name(int side) { return side == kClient ? "client" : "backend"; }
+// A FlowOps send/recv result that means "try again later".
+inline bool would_block(ssize_t n) { return n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR; }
 
 }  // namespace flows_detail
 
