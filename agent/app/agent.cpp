@@ -149,7 +149,7 @@ void Agent::build_datapath() {
                                                          static_cast<std::uint32_t>(config_.services.size()),
                                                          config_.rebalance.above > 0);
   // Each flow owns its counts (steering, the active-connections gauge): ending it ends them.
-  spliced_ = std::make_unique<proxy::SplicedFlows>(*datapath_);
+  spliced_ = std::make_unique<proxy::SplicedFlows>(*datapath_, &metrics_);
   spdlog::info("splice datapath loaded, maps pinned in {}", config_.bpffs.string());
 }
 

@@ -101,8 +101,9 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<prometheus::Registry>(
                  .Add({});
   auto& bytes = prometheus::BuildCounter()
                     .Name(std::string(names::userspace_bytes_total))
-                    .Help("Bytes the agent itself read from a socket: handshakes only with the splice "
-                          "datapath, everything with the userspace datapath.")
+                    .Help("Bytes the agent itself read from a socket: with the splice datapath the "
+                          "handshakes, held bytes it relayed (backpressure) and what rebalance closes "
+                          "read; everything with the userspace datapath.")
                     .Register(*registry_);
   userspace_bytes_[0] = &bytes.Add({{"direction", "client_to_backend"}});
   userspace_bytes_[1] = &bytes.Add({{"direction", "backend_to_client"}});

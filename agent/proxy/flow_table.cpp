@@ -71,6 +71,12 @@ void FlowTable::update_interest(Side& s) {
   if (!ops_.rewatch(s.fd(), token(s.flow.id, s.index), interest)) end(s.flow);  // unwatchable: it could hang forever
 }
 
+ssize_t FlowTable::read(Side& s, char* data, std::size_t size) {
+  const ssize_t n = ops_.recv(s.fd(), data, size);
+  if (n > 0) read_total_[s.index] += static_cast<std::uint64_t>(n);
+  return n;
+}
+
 void FlowTable::want_writable(Side& s, bool want) {
   if (s.want_out == want) return;
   s.want_out = want;
@@ -129,7 +135,7 @@ std::uint64_t FlowTable::bytes_in_middle(const Side& from) const {
 }
 
 SplicedFlowStats FlowTable::stats_without_middle() const {
-  SplicedFlowStats s{size(), 0, 0, relayed_total_, holds_total_};
+  SplicedFlowStats s{size(), 0, 0, relayed_total_, holds_total_, {read_total_[0], read_total_[1]}};
   for (const auto& [id, flow] : flows_)
     for (const Side& side : flow->sides)
       if (!flow->ended && (side.relaying || side.paused)) ++s.flows_holding;

@@ -55,6 +55,9 @@ struct SplicedFlowStats {
   std::size_t flows_holding = 0;       // flow directions whose sender is paused or held back (backpressure)
   std::uint64_t relayed_bytes = 0;     // held bytes the agent relayed, since start
   std::uint64_t holds = 0;             // hold episodes that reached the agent, since start
+  // Bytes the agent itself read off spliced sockets since start (held bytes relayed or pending,
+  // and what a rebalance close dropped), by the side they came from: [0] client, [1] backend.
+  std::uint64_t read_bytes[2] = {0, 0};
 };
 
 // A flow as the rebalance policy sees it (rebalance_candidates()).
@@ -127,6 +130,8 @@ class FlowTable {
   void update_interest(Side& side);
   // `side`'s send buffer is full (wait for EPOLLOUT) or took bytes again.
   void want_writable(Side& side, bool want);
+  // recv() through FlowOps, counted in read_total_.
+  ssize_t read(Side& side, char* data, std::size_t size);
   std::uint64_t bytes_in_middle(const Side& from) const;
   // Half-close (flow_table.cpp).
   void on_hangup(Side& side);
@@ -152,6 +157,7 @@ class FlowTable {
   std::vector<Flow*> ended_;           // ended this pass, destroyed by reap()
   std::unordered_map<const steering::Steering*, RebalanceCounts> rebalance_counts_;
   std::uint64_t relayed_total_ = 0;
+  std::uint64_t read_total_[2] = {0, 0};  // by side: SplicedFlowStats::read_bytes
   std::uint64_t holds_total_ = 0;
   std::uint64_t next_id_ = 1;
 };

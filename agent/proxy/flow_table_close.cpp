@@ -124,7 +124,7 @@ void FlowTable::advance_close(Flow& flow) {
   if (c.frame_sent) {
     // After the close frame nothing the backend sends may reach the client: drop it.
     for (int round = 0; round < 16; ++round) {
-      const ssize_t n = ops_.recv(src.fd(), sink.data(), sink.size());
+      const ssize_t n = read(src, sink.data(), sink.size());
       if (n <= 0) break;
       src.discarded += static_cast<std::uint64_t>(n);
       c.read += static_cast<std::uint64_t>(n);
@@ -184,7 +184,7 @@ void FlowTable::advance_close(Flow& flow) {
     const std::size_t want = c.bounded ? static_cast<std::size_t>(std::min<std::uint64_t>(c.limit - c.read, kRelayChunk))
                                        : kRelayChunk;
     src.pending.resize(want);
-    const ssize_t n = ops_.recv(src.fd(), src.pending.data(), want);
+    const ssize_t n = read(src, src.pending.data(), want);
     if (n == 0) return close_abort(flow, "backend hung up inside a frame");
     if (n < 0) {
       src.pending.clear();

@@ -107,7 +107,7 @@ void FlowTable::relay(Side& from) {
     const std::uint64_t written = ops_.bytes_written(dst.fd()) - dst.written_base();
     if (written < side->bytes + from.relayed) return;  // the peer's backlog is not empty yet: next tick
     from.pending.resize(kRelayChunk);
-    const ssize_t n = ops_.recv(from.fd(), from.pending.data(), from.pending.size());
+    const ssize_t n = read(from, from.pending.data(), from.pending.size());
     if (n > 0) {
       from.pending.resize(static_cast<std::size_t>(n));
       continue;

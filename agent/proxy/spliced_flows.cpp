@@ -16,8 +16,9 @@ constexpr std::uint64_t kEventsToken = ~0ULL - 1;
 
 }  // namespace
 
-SplicedFlows::SplicedFlows(datapath::SpliceDatapath& datapath, std::chrono::milliseconds drain_timeout)
-    : datapath_(datapath), epoll_(::epoll_create1(EPOLL_CLOEXEC)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+SplicedFlows::SplicedFlows(datapath::SpliceDatapath& datapath, metrics::AgentMetrics* metrics,
+                           std::chrono::milliseconds drain_timeout)
+    : datapath_(datapath), metrics_(metrics), epoll_(::epoll_create1(EPOLL_CLOEXEC)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       ops_(datapath, epoll_.get()), table_(ops_, drain_timeout) {
   if (!epoll_ || !wake_) throw std::system_error(errno, std::generic_category(), "spliced flows: epoll/eventfd");
   watch_loop_fd(wake_.get(), kWakeToken);
@@ -66,7 +67,7 @@ SplicedFlowStats SplicedFlows::stats() const {
 void SplicedFlows::close_all() {
   std::lock_guard lock(mutex_);
   table_.end_all();
-  middle_ = 0;
+  snapshot();  // the last bytes read reach the metric
 }
 
 std::vector<RebalanceCandidate> SplicedFlows::rebalance_candidates() const {
@@ -117,10 +118,20 @@ void SplicedFlows::run() {
       table_.on_socket(token, KernelFlowOps::events_of(events[i].events));
     }
     table_.tick();
-    if (const auto now = std::chrono::steady_clock::now(); now - middle_at_ >= kStatsPeriod) {
-      middle_ = table_.stats().bytes_in_middle;
-      middle_at_ = now;
-    }
+    if (std::chrono::steady_clock::now() - middle_at_ >= kStatsPeriod) snapshot();
+  }
+}
+
+void SplicedFlows::snapshot() {
+  const auto s = table_.stats();
+  middle_ = s.bytes_in_middle;
+  middle_at_ = std::chrono::steady_clock::now();
+  if (!metrics_) return;
+  // Bytes read off a client socket travel to the backend, and the other way round.
+  const metrics::Direction direction[2] = {metrics::Direction::client_to_backend, metrics::Direction::backend_to_client};
+  for (int side : {0, 1}) {
+    if (s.read_bytes[side] > read_counted_[side]) metrics_->userspace_bytes(direction[side], s.read_bytes[side] - read_counted_[side]);
+    read_counted_[side] = s.read_bytes[side];
   }
 }
 

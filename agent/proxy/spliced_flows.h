@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/unique_fd.h"
+#include "metrics/agent_metrics.h"
 #include "datapath/splice_datapath.h"
 #include "proxy/flow_table.h"
 #include "proxy/kernel_flow_ops.h"
@@ -21,7 +22,9 @@ namespace wsteer::proxy {
 class SplicedFlows {
  public:
   // `drain_timeout`: how long a half-close may wait for bytes that do not move at all.
-  explicit SplicedFlows(datapath::SpliceDatapath& datapath,
+  // `metrics`: where the bytes the agent reads itself (relays, rebalance closes) are counted, in
+  // wsteer_userspace_bytes_total (every kStatsPeriod); may be null.
+  explicit SplicedFlows(datapath::SpliceDatapath& datapath, metrics::AgentMetrics* metrics = nullptr,
                         std::chrono::milliseconds drain_timeout = std::chrono::seconds(120));
   ~SplicedFlows();  // closes every flow still open
   SplicedFlows(const SplicedFlows&) = delete;
@@ -49,8 +52,10 @@ class SplicedFlows {
  private:
   void run();
   void watch_loop_fd(int fd, std::uint64_t token);
+  void snapshot();  // under mutex_
 
   datapath::SpliceDatapath& datapath_;
+  metrics::AgentMetrics* metrics_;
   UniqueFd epoll_;
   UniqueFd wake_;  // eventfd: stop
   KernelFlowOps ops_;
@@ -58,6 +63,7 @@ class SplicedFlows {
   FlowTable table_;
   std::uint64_t middle_ = 0;  // bytes in the middle at the last snapshot
   std::chrono::steady_clock::time_point middle_at_{};
+  std::uint64_t read_counted_[2] = {0, 0};  // of FlowTable's read bytes, what metrics_ has seen
   bool stopping_ = false;
   std::thread thread_;
 };

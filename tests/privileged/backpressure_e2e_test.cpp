@@ -286,6 +286,10 @@ TEST_F(BackpressureE2E, FastReaderKeepsItsBytesInTheKernel) {
   EXPECT_EQ(d.received, kTotal);
   EXPECT_TRUE(d.intact);
   const double relayed = metric("wsteer_backpressure_relayed_bytes_total");
+  // Every byte the agent reads is in wsteer_userspace_bytes_total, relayed ones included (the flow
+  // table reports them every 250 ms: SplicedFlows::kStatsPeriod).
+  std::this_thread::sleep_for(600ms);
+  EXPECT_GE(metric("wsteer_userspace_bytes_total"), relayed);
   std::cerr << "fast reader: relayed " << relayed / kMiB << " MiB of " << kTotal / kMiB << " MiB, holds "
             << metric("wsteer_backpressure_holds_total") << "\n";
 }

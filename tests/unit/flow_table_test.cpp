@@ -247,6 +247,8 @@ TEST_F(FlowTableTest, HeldBytesAreRelayedInOrderAfterTheRedirectedOnesAndTheFlow
   EXPECT_FALSE(table_.busy());
   EXPECT_EQ(table_.stats().relayed_bytes, held.size());
   EXPECT_EQ(table_.stats().holds, 1u);
+  EXPECT_EQ(table_.stats().read_bytes[0], held.size()) << "the agent read the held bytes itself";
+  EXPECT_EQ(table_.stats().read_bytes[1], 0u);
 }
 
 TEST_F(FlowTableTest, ARelayNeverPutsMoreThanTheLimitInTheMiddleAndPausesTheSenderMeanwhile) {
@@ -329,6 +331,7 @@ TEST_F(FlowTableTest, ARebalanceCloseFinishesTheBackendsFrameThenWritesClose1012
   const auto& counts = table_.rebalance_counts().begin()->second;
   EXPECT_EQ(counts.closed, 1u);
   EXPECT_EQ(counts.timed_out, 1u);
+  EXPECT_EQ(table_.stats().read_bytes[1], 6u) << "relayed and dropped bytes were both read by the agent";
 }
 
 TEST_F(FlowTableTest, AFlowWhoseFramesAreUntrackedIsNeverClosedByRebalance) {
