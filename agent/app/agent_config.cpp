@@ -56,7 +56,7 @@ void take(std::optional<T>& into, const YAML::Node& node, const char* key) {
 }
 
 // `origin` names the document in messages: the file's path, or "(text)".
-Settings read_yaml_root(const YAML::Node& root, const std::string& origin) {
+Settings read_yaml_settings(const YAML::Node& root, const std::string& origin) {
   Settings s;
   if (root.IsNull()) return s;
   if (!root.IsMap()) throw std::invalid_argument("config " + origin + ": expected a mapping of settings");
@@ -118,6 +118,17 @@ Settings read_yaml_root(const YAML::Node& root, const std::string& origin) {
     else throw std::invalid_argument("config " + origin + ": unknown key '" + key + "'");
   }
   return s;
+}
+
+// A node of the wrong shape where no take() names the key (a list item that is a mapping, a
+// mapping as a key, deep in a service's block) throws yaml-cpp's bare "bad conversion": say at
+// least which document, line and column (found by fuzz_agent_config).
+Settings read_yaml_root(const YAML::Node& root, const std::string& origin) {
+  try {
+    return read_yaml_settings(root, origin);
+  } catch (const YAML::Exception& e) {
+    throw std::invalid_argument("config " + origin + ": " + e.what());
+  }
 }
 
 Settings read_yaml(const std::filesystem::path& path) {
