@@ -33,6 +33,9 @@ test=(
   iproute2 procps util-linux
   # the Kubernetes tests' real-server tier (tests/k8s/kube-apiserver.sh, when WSTEER_KUBE_APISERVER is set)
   etcd-server curl openssl
+  # scripts/fuzz.sh: clang's libFuzzer and sanitizer runtimes (only recommended by clang, and
+  # recommends are not installed) and llvm-symbolizer for readable reports (scripts/sanitize.sh too)
+  libclang-rt-14-dev llvm-14
 )
 bench=(haproxy nginx jq gnuplot-nox nftables)  # nftables: the XDP front door's baseline (bench/xdp.sh)
 # Podman with Debian's runc (crun refuses this machine's hybrid cgroups); mmdebstrap makes the

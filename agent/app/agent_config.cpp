@@ -55,16 +55,11 @@ void take(std::optional<T>& into, const YAML::Node& node, const char* key) {
   }
 }
 
-Settings read_yaml(const std::filesystem::path& path) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path.string());
-  } catch (const YAML::Exception& e) {
-    throw std::invalid_argument("config " + path.string() + ": " + e.what());
-  }
+// `origin` names the document in messages: the file's path, or "(text)".
+Settings read_yaml_settings(const YAML::Node& root, const std::string& origin) {
   Settings s;
   if (root.IsNull()) return s;
-  if (!root.IsMap()) throw std::invalid_argument("config " + path.string() + ": expected a mapping of settings");
+  if (!root.IsMap()) throw std::invalid_argument("config " + origin + ": expected a mapping of settings");
   for (const auto& kv : root) {
     const auto key = kv.first.as<std::string>();
     const auto& v = kv.second;
@@ -120,9 +115,30 @@ Settings read_yaml(const std::filesystem::path& path) {
     else if (key == "rebalance-above") take(s.rebalance_above, v, "rebalance-above");
     else if (key == "rebalance-rate") take(s.rebalance_rate, v, "rebalance-rate");
     else if (key == "rebalance-min-age") take(s.rebalance_min_age, v, "rebalance-min-age");
-    else throw std::invalid_argument("config " + path.string() + ": unknown key '" + key + "'");
+    else throw std::invalid_argument("config " + origin + ": unknown key '" + key + "'");
   }
   return s;
+}
+
+// A node of the wrong shape where no take() names the key (a list item that is a mapping, a
+// mapping as a key, deep in a service's block) throws yaml-cpp's bare "bad conversion": say at
+// least which document, line and column (found by fuzz_agent_config).
+Settings read_yaml_root(const YAML::Node& root, const std::string& origin) {
+  try {
+    return read_yaml_settings(root, origin);
+  } catch (const YAML::Exception& e) {
+    throw std::invalid_argument("config " + origin + ": " + e.what());
+  }
+}
+
+Settings read_yaml(const std::filesystem::path& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path.string());
+  } catch (const YAML::Exception& e) {
+    throw std::invalid_argument("config " + path.string() + ": " + e.what());
+  }
+  return read_yaml_root(root, path.string());
 }
 
 // Flags win over the file: fill in only what the command line left unset.
@@ -372,6 +388,16 @@ std::chrono::nanoseconds parse_duration(const std::string& text, const std::stri
 std::string format_endpoint(const boost::asio::ip::tcp::endpoint& e) {
   const auto host = e.address().is_v6() ? "[" + e.address().to_string() + "]" : e.address().to_string();
   return host + ":" + std::to_string(e.port());
+}
+
+AgentConfig agent_config_from_yaml(const std::string& yaml_text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw std::invalid_argument(std::string("config (text): ") + e.what());
+  }
+  return build(read_yaml_root(root, "(text)"));
 }
 
 AgentConfig parse_agent_config(int argc, char** argv) {

@@ -60,6 +60,10 @@ struct AgentConfig {
 // and prints a clear message with exit code 2 on bad input. `argv` as main() got it.
 AgentConfig parse_agent_config(int argc, char** argv);
 
+// What `--config FILE` with no flags gives when FILE holds `yaml_text`: parsed, validated, built.
+// Throws std::invalid_argument with a clear message on bad input (the YAML fuzzer drives this).
+AgentConfig agent_config_from_yaml(const std::string& yaml_text);
+
 // "HOST:PORT" or "[V6]:PORT" with an IP literal; throws std::invalid_argument naming `what`.
 boost::asio::ip::tcp::endpoint parse_endpoint(const std::string& text, const std::string& what);
 // The inverse: "HOST:PORT", "[V6]:PORT".

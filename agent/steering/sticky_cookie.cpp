@@ -119,6 +119,9 @@ std::optional<std::string> StickyCookieCodec::decode(std::string_view value, Clo
   const auto [end, ec] = std::from_chars(expires_text.data(), expires_text.data() + expires_text.size(), expires_unix);
   if (!backend_name || backend_name->empty() || ec != std::errc{} || end != expires_text.data() + expires_text.size())
     return std::nullopt;
+  // Canonical digits only, as encode() writes them: the MAC signs the number, so "0123" would
+  // verify like "123" and one signature would carry two cookie strings (found by fuzz_sticky_cookie).
+  if (std::to_string(expires_unix) != expires_text) return std::nullopt;
   const auto presented_mac = base64url_decode((*fields)[3]);
   if (!presented_mac || presented_mac->size() != kMacBytes) return std::nullopt;
   const auto expected_mac = mac(*backend_name, expires_unix);

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -255,6 +256,25 @@ TEST_F(AgentConfigDeathTest, BadScalingSettingsExitWithAClearMessage) {
               "lease duration must be greater than the renew deadline");
   const auto mode = write("mode.yaml", std::string(kScaledService) + "      mode: hpa\n");
   EXPECT_EXIT(parse({"--config", mode}), ::testing::ExitedWithCode(2), "not patch or keda");
+}
+
+// A value of the wrong shape that no setting's own check names (a hash-key item that is a mapping,
+// a mapping used as a key) still says which document and where, and exits 2 (fuzz_agent_config).
+TEST_F(AgentConfigTest, MisshapenYamlNamesTheFileAndLine) {
+  const auto item = write("item.yaml", "listen: 0.0.0.0:8080\nendpoints-file: /e\nhash-key: [query:room, {a: 1}]\n");
+  EXPECT_EXIT(parse({"--config", item}), ::testing::ExitedWithCode(2), "config .*item.yaml: .*line 3");
+  const auto key = write("key.yaml", "{a: 1}: 2\n");
+  EXPECT_EXIT(parse({"--config", key}), ::testing::ExitedWithCode(2), "config .*key.yaml: .*line 1");
+}
+
+TEST(AgentConfigFromYaml, BuildsWhatTheFileWouldAndThrowsOnBadInput) {
+  const auto c = agent_config_from_yaml("listen: 0.0.0.0:8080\nendpoints-file: /e\nhash-key: [query:room]\n");
+  ASSERT_EQ(c.services.size(), 1u);
+  EXPECT_EQ(c.services[0].listen.port(), 8080);
+  EXPECT_EQ(c.steering.hash_key, std::vector<std::string>{"query:room"});
+  EXPECT_THROW(agent_config_from_yaml("hash-key: [query:room, {a: 1}]\n"), std::invalid_argument);
+  EXPECT_THROW(agent_config_from_yaml("listen: [unclosed\n"), std::invalid_argument);
+  EXPECT_THROW(agent_config_from_yaml("- a list\n"), std::invalid_argument);
 }
 
 }  // namespace

@@ -69,6 +69,18 @@ TEST(StickyCookieCodec, RejectsForgeries) {
   EXPECT_FALSE(codec.decode(StickyCookieCodec(other_config).encode("pod-a", now + 1h), now));
 }
 
+// Only the spelling encode() writes verifies: the MAC signs the expiry as a number, so a leading
+// zero (or sign) in its digits must not give a second string the same signature (a fuzzer finding).
+TEST(StickyCookieCodec, AcceptsOnlyCanonicalExpiryDigits) {
+  const StickyCookieCodec codec(cookie_config());
+  const auto now = Clock::now();
+  const auto genuine = codec.encode("pod-a", now + 1h);
+  ASSERT_TRUE(codec.decode(genuine, now));
+  const auto dot2 = genuine.find('.', genuine.find('.') + 1);
+  for (const std::string prefix : {"0", "00", "+", "-0"})
+    EXPECT_FALSE(codec.decode(genuine.substr(0, dot2 + 1) + prefix + genuine.substr(dot2 + 1), now)) << prefix;
+}
+
 TEST(StickyCookieCodec, IgnoresGarbage) {
   const StickyCookieCodec codec(cookie_config());
   const auto now = Clock::now();
