@@ -53,9 +53,23 @@ class SpliceDatapath {
   // balances, each with a Maglev table of `maglev_size` slots in wsteer_maglev.
   // `rebalance`: the verdict walks the WebSocket frames backends send and honours close requests
   // (--rebalance-above set); off, it costs the flows nothing.
+  // `adopt` (hand-off, docs/handoff.md): the maps pinned in `pin_dir` by a predecessor that is
+  // handing over are reused instead of replaced (refused with a clear error when their
+  // WSTEER_ABI_VERSION or shape differs), and this agent's verdict is attached to the same
+  // sockhash. The predecessor's flock is waited for (briefly): it drops it during the hand-off.
   SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32_t maglev_size, std::uint64_t flow_limit = 0,
-                 std::uint32_t services = 1, bool rebalance = false);
-  ~SpliceDatapath();  // detaches, unpins, removes pin_dir, unlocks
+                 std::uint32_t services = 1, bool rebalance = false, bool adopt = false);
+  ~SpliceDatapath();  // detaches, unpins, removes pin_dir, unlocks (nothing of it after hand_over())
+
+  // The map layout this agent is built for: WSTEER_ABI_VERSION, or WSTEER_TEST_ABI_VERSION from
+  // the environment (a test hook that fakes an incompatible successor).
+  static std::uint32_t abi_version();
+  // Hand-off, old agent. release_lock(): lets the successor take the pin folder's flock (relock()
+  // takes it back if the hand-off fails). hand_over(): the successor owns the pins and its verdict
+  // is attached; the destructor then leaves pins, attachment and folder in place.
+  void release_lock() { lock_.reset(); }
+  void relock();
+  void hand_over();
   SpliceDatapath(const SpliceDatapath&) = delete;
   SpliceDatapath& operator=(const SpliceDatapath&) = delete;
 
