@@ -1,5 +1,8 @@
 #include "app/agent.h"
 
+#include "app/handoff_flows.h"
+#include "app/handoff_receiver.h"
+#include "app/handoff_sender.h"
 #include "app/kubernetes_metrics.h"
 #include "app/map_publisher.h"
 #include "app/scaling_runtime.h"
@@ -11,6 +14,7 @@
 #include "admin/control_commands.h"
 #include "admin/control_protocol.h"
 #include "admin/control_server.h"
+#include "core/inherited_sockets.h"
 #include "core/logging.h"
 #include "datapath/splice_datapath.h"
 #include "endpoints/endpoints_file.h"
@@ -31,6 +35,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -90,13 +96,21 @@ int run_agent(const AgentConfig& config) {
   // Backend ids index node-wide maps: every Service claims its ids from one pool.
   const auto backend_ids = std::make_shared<steering::BackendIdPool>();
 
+  // --takeover (docs/handoff.md): the running agent's listening sockets first (it stops accepting
+  // and drops the pin folder's lock), then its maps. Any failure from here to the first
+  // acknowledgement closes the connection, and the old agent serves on.
+  const auto control_path =
+      config.control_socket.empty() ? admin::default_control_socket(config.bpffs) : config.control_socket;
+  std::unique_ptr<HandoffReceiver> takeover;
+  if (config.takeover) takeover = HandoffReceiver::connect(control_path);
+
   std::unique_ptr<datapath::SpliceDatapath> datapath;
   std::unique_ptr<proxy::SplicedFlows> spliced;
   if (splice) {
     datapath = std::make_unique<datapath::SpliceDatapath>(config.bpffs, config.steering.maglev_size,
                                                           config.proxy.splice_buffer_limit,
                                                           static_cast<std::uint32_t>(config.services.size()),
-                                                          config.rebalance.above > 0);
+                                                          config.rebalance.above > 0, takeover != nullptr);
     // Each flow owns its counts (steering, the active-connections gauge): ending it ends them.
     spliced = std::make_unique<proxy::SplicedFlows>(*datapath);
     spdlog::info("splice datapath loaded, maps pinned in {}", config.bpffs.string());
@@ -191,6 +205,27 @@ int run_agent(const AgentConfig& config) {
 
   for (auto& s : services) s->start();
   spdlog::info("{} service(s), {} datapath, {} workers", services.size(), splice ? "splice" : "userspace", nworkers);
+
+  // Hand-off, new agent: adopt the flows once the endpoints are in (leases count by backend name),
+  // then accept (until then the old agent does, or the backlog keeps the clients waiting).
+  std::thread takeover_thread;
+  if (takeover) {
+    for (auto& s : services) s->listener().hold();
+    takeover_thread = std::thread([&] {
+      const auto loaded_by = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (!all_loaded() && std::chrono::steady_clock::now() < loaded_by)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      try {
+        takeover->receive_flows([&](const boost::json::object& meta, UniqueFd client, UniqueFd backend) {
+          if (!spliced) throw std::runtime_error("this agent runs the userspace datapath: spliced flows cannot be adopted");
+          spliced->adopt(rebuild_flow(meta, std::move(client), std::move(backend), services, metrics));
+        });
+      } catch (const std::exception& e) {
+        spdlog::error("hand-off: {} ({} flows adopted)", e.what(), takeover->adopted());
+      }
+      for (auto& s : services) s->listener().resume();
+    });
+  }
 
   // The scaler (docs/scaling.md): every agent reports its connections at /v1/connections; where a
   // Service scales, the agents elect one leader per workload, which sums the reports and decides.
@@ -319,17 +354,51 @@ int run_agent(const AgentConfig& config) {
   // Without it the agent still balances (e.g. run unprivileged with --datapath userspace); only
   // wsteerctl's drain/lookup are lost, and it says the agent is not reachable.
   std::unique_ptr<admin::ControlServer> control_server;
+  std::unique_ptr<HandoffSender> handoff;  // a successor's "takeover" (docs/handoff.md)
+  std::function<void(const std::string&)> begin_shutdown;
   try {
     control_server = std::make_unique<admin::ControlServer>(
-        control, config.control_socket.empty() ? admin::default_control_socket(config.bpffs) : config.control_socket,
+        control, control_path,
         [&control_context](const boost::json::object& request) {
           return admin::handle_control_request(control_context, request);
         });
+    handoff = std::make_unique<HandoffSender>(HandoffSource{
+        datapath.get(), spliced.get(), config.shutdown_grace,
+        [&] {
+          std::vector<HandoffListener> out;
+          for (auto& s : services) {
+            s->listener().pause();
+            const auto& l = s->config().listen;
+            out.push_back({core::tcp_socket_key(l.address().to_string(), l.port()),
+                           UniqueFd(::fcntl(s->listener().native_handle(), F_DUPFD_CLOEXEC, 0))});
+          }
+          if (admin)
+            out.push_back({core::tcp_socket_key(config.metrics_listen->address().to_string(), config.metrics_listen->port()),
+                           UniqueFd(::fcntl(admin->native_handle(), F_DUPFD_CLOEXEC, 0))});
+          out.push_back({core::unix_socket_key(control_server->path().string()), UniqueFd(control_server->dup_listener())});
+          return out;
+        },
+        [&] {
+          for (auto& s : services) s->listener().resume();
+        },
+        [&] {
+          std::int64_t n = 0;
+          for (const auto& s : services) n += s->handshaking();
+          return n;
+        },
+        [&](const proxy::SplicedFlow& flow) { return describe_flow(flow, services); },
+        [&] { control_server->hand_over(); },
+        [&] { asio::post(control, [&] { begin_shutdown("handed over to the successor"); }); }});
+    control_server->set_stream_handler("takeover", [&](int socket, const boost::json::object& request) {
+      handoff->start(socket, request);
+    });
     control_server->start();
     spdlog::info("control socket {}", control_server->path().string());
   } catch (const std::exception& e) {
     spdlog::error("no control socket for wsteerctl: {}", e.what());
   }
+  for (const auto& key : core::drop_inherited_sockets())
+    spdlog::warn("hand-off: the previous agent listened on {}, this one does not: closed", key);
 
   // SIGTERM/SIGINT: stop accepting, let flows end within the grace period, then clean up.
   asio::signal_set signals(control, SIGTERM, SIGINT);
@@ -345,18 +414,21 @@ int run_agent(const AgentConfig& config) {
     grace_timer.expires_after(std::chrono::milliseconds(100));
     grace_timer.async_wait([&](boost::system::error_code) { wait_for_flows(); });
   };
-  signals.async_wait([&](boost::system::error_code ec, int signo) {
-    if (ec) return;
-    spdlog::info("signal {}: no new connections; {} open, grace {} s", signo, open_connections(),
+  begin_shutdown = [&](const std::string& why) {
+    spdlog::info("{}: no new connections; {} open, grace {} s", why, open_connections(),
                  config.shutdown_grace.count());
     for (auto& s : services) s->stop_accepting();
     if (scaling) scaling->stop();  // a leader releases its Lease: another agent takes over at once
     rebalance_timer.cancel();  // shutting down: no more closes of our own
     *deadline_holder = std::chrono::steady_clock::now() + config.shutdown_grace;
+    wait_for_flows();
+  };
+  signals.async_wait([&](boost::system::error_code ec, int signo) {
+    if (ec) return;
     signals.async_wait([&](boost::system::error_code, int) {  // a second signal: stop now
       *deadline_holder = std::chrono::steady_clock::now();
     });
-    wait_for_flows();
+    begin_shutdown("signal " + std::to_string(signo));
   });
 
   std::vector<std::thread> threads;
@@ -371,6 +443,8 @@ int run_agent(const AgentConfig& config) {
   // sources stop, spliced flows are closed, then the datapath unpins its maps and removes its folder.
   for (auto& w : workers) w->stop();
   for (auto& t : threads) t.join();
+  if (takeover_thread.joinable()) takeover_thread.join();
+  handoff.reset();  // a hand-off in progress ends (its thread posts nothing after finished)
   for (auto& s : services) s->stop_source();
   if (scaling) scaling->stop();
   admin.reset();  // its handlers read the flows, the services and the datapath

@@ -54,6 +54,8 @@ struct AgentConfig {
   proxy::RebalanceSettings rebalance;
   // --check-config: parse and validate everything, print a summary, run nothing.
   bool check_only = false;
+  // --takeover: ask the agent running on the same --bpffs to hand over (docs/handoff.md).
+  bool takeover = false;
 };
 
 // Parses the command line (CLI11). Returns the config, or exits the process for --help/--version

@@ -52,12 +52,15 @@ SplicedFlows::~SplicedFlows() {
 
 void SplicedFlows::adopt(SplicedFlow owned) {
   auto flow = std::make_unique<Flow>();
-  for (auto [side, fd, cookie, base] :
-       {std::tuple{kClient, owned.sockets.client_fd, owned.sockets.client_cookie, owned.client_written_base},
-        std::tuple{kBackend, owned.sockets.backend_fd, owned.sockets.backend_cookie, owned.backend_written_base}}) {
+  for (auto [side, fd, cookie, base, relayed] :
+       {std::tuple{kClient, owned.sockets.client_fd, owned.sockets.client_cookie, owned.client_written_base,
+                   owned.client_relayed},
+        std::tuple{kBackend, owned.sockets.backend_fd, owned.sockets.backend_cookie, owned.backend_written_base,
+                   owned.backend_relayed}}) {
     flow->sides[side].fd = fd;
     flow->sides[side].cookie = cookie;
     flow->sides[side].written_base = base;
+    flow->sides[side].relayed = relayed;
   }
   if (const auto side = datapath_.flow_side(owned.sockets.client_cookie)) flow->created_ns = side->created_ns;
   flow->owned = std::move(owned);
@@ -74,6 +77,7 @@ void SplicedFlows::adopt(SplicedFlow owned) {
     by_cookie_[flow->sides[side].cookie] = {id, side};
   }
   flows_.emplace(id, std::move(flow));
+  resume_adopted(id);
 }
 
 std::size_t SplicedFlows::size() const {

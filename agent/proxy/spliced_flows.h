@@ -42,6 +42,10 @@ struct SplicedFlow {
   // what the socket's send path holds beyond this came from the verdict.
   std::uint64_t client_written_base = 0;
   std::uint64_t backend_written_base = 0;
+  // Held bytes of each socket the agent has relayed to its peer (backpressure): carried across a
+  // hand-off (release_all / adopt), 0 for a fresh splice.
+  std::uint64_t client_relayed = 0;
+  std::uint64_t backend_relayed = 0;
 };
 
 struct SplicedFlowStats {
@@ -98,6 +102,16 @@ class SplicedFlows {
   // sides are closed. Set before the first request_close.
   void set_close_timeout(std::chrono::milliseconds t) { close_timeout_ = t; }
 
+  // Hand-off (spliced_flows_handoff.cpp). Stops watching every *quiet* flow and returns it whole,
+  // its map entries untouched, for another agent to adopt(); a busy flow (held bytes in
+  // userspace, a rebalance close) stays until a later call finds it quiet. The first call also
+  // stops reading wsteer_events: the successor reads them now (one ring buffer, one consumer).
+  // adopt() of a handed-over flow resumes relaying if the verdict is holding its bytes.
+  std::vector<SplicedFlow> release_all();
+  // The hand-off failed (the successor is gone): read wsteer_events again. Flows given back are
+  // adopt()ed again by the caller.
+  void cancel_release();
+
  private:
   struct Side;
   struct Flow;
@@ -119,6 +133,8 @@ class SplicedFlows {
   void advance_close(std::uint64_t flow_id);
   bool close_find_boundary(Flow& flow);
   void close_abort(std::uint64_t flow_id, const char* why);
+  // Hand-off (spliced_flows_handoff.cpp): after adopt(), picks up a flow's held bytes.
+  void resume_adopted(std::uint64_t flow_id);
 
   datapath::SpliceDatapath& datapath_;
   std::chrono::milliseconds drain_timeout_;
@@ -137,6 +153,7 @@ class SplicedFlows {
   std::uint64_t holds_total_ = 0;
   std::uint64_t next_id_ = 1;
   bool stopping_ = false;
+  bool events_detached_ = false;  // release_all() handed wsteer_events to a successor
   std::thread thread_;
 };
 
