@@ -23,10 +23,12 @@ std::vector<SplicedFlow> SplicedFlows::release_all() {
   for (auto it = flows_.begin(); it != flows_.end();) {
     const std::uint64_t id = it->first;
     Flow& flow = *it->second;
-    // Busy: bytes in this process (relayed held bytes not yet written) or a close frame being
-    // placed. Only the process that holds them can finish that; it is handed over once quiet.
+    // Busy: bytes in this process (held bytes read, not yet written to the peer) or a close frame
+    // being placed. Only the process that holds them can finish that; it is handed over once
+    // quiet. A relay with nothing pending is not busy: the held/relayed counts it works from are
+    // in the maps and the metadata, and the successor's adopt() picks it up.
     bool busy = flow.close.has_value() || closing_.contains(id);
-    for (const Side& s : flow.sides) busy = busy || s.relaying || s.closing || s.want_out || s.pending_off < s.pending.size();
+    for (const Side& s : flow.sides) busy = busy || s.closing || s.pending_off < s.pending.size();
     if (busy) {
       ++it;
       continue;
@@ -40,6 +42,7 @@ std::vector<SplicedFlow> SplicedFlows::release_all() {
         s.paused = false;
         paused_.erase(token(id, side));
       }
+      relaying_.erase(token(id, side));
       ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, s.fd, nullptr);
       by_cookie_.erase(s.cookie);
     }
