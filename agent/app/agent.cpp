@@ -388,7 +388,18 @@ int run_agent(const AgentConfig& config) {
         },
         [&](const proxy::SplicedFlow& flow) { return describe_flow(flow, services); },
         [&] { control_server->hand_over(); },
-        [&] { asio::post(control, [&] { begin_shutdown("handed over to the successor"); }); }});
+        [&] {
+          asio::post(control, [&] {
+            if (!config.idle_after_handoff) return begin_shutdown("handed over to the successor");
+            // Nothing left to serve; the successor answers on the shared metrics socket now
+            // (this agent's probes would report it not ready, and its verdict as detached).
+            for (auto& s : services) s->stop_accepting();
+            if (scaling) scaling->stop();
+            rebalance_timer.cancel();
+            if (admin) admin->stop();
+            spdlog::info("handed over to the successor: idle until SIGTERM");
+          });
+        }});
     control_server->set_stream_handler("takeover", [&](int socket, const boost::json::object& request) {
       handoff->start(socket, request);
     });

@@ -391,6 +391,9 @@ AgentConfig parse_agent_config(int argc, char** argv) {
   bool takeover = false;
   app.add_flag("--takeover", takeover,
                "take over the listeners and spliced flows of the agent running on the same --bpffs (hand-off)");
+  bool idle_after_handoff = false;
+  app.add_flag("--idle-after-handoff", idle_after_handoff,
+               "after handing over to a --takeover successor, wait for SIGTERM instead of exiting (in pods)");
   bool check_only = false;
   app.add_flag("--check-config", check_only, "parse and validate the settings, print a summary and exit");
   app.add_option("--metrics-listen", flags.metrics_listen, "HOST:PORT for /metrics, /healthz, /readyz");
@@ -446,6 +449,7 @@ AgentConfig parse_agent_config(int argc, char** argv) {
     auto config = build(flags);
     config.check_only = check_only;
     config.takeover = takeover;
+    config.idle_after_handoff = idle_after_handoff;
     return config;
   } catch (const CLI::ParseError& e) {
     std::exit(app.exit(e));

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -371,6 +372,29 @@ TEST_F(HandoffE2E, AnOldAgentThatDiesMidHandOffLeavesTheSentFlowsWithTheSuccesso
   std::this_thread::sleep_for(1s);
   EXPECT_GT(load.connects_ok(), ok_before) << load.last_error();
   load.finish();
+}
+
+// In a pod the old agent must not exit (its container would be restarted): --idle-after-handoff
+// keeps it up, serving nothing, until SIGTERM, and that SIGTERM takes nothing from the successor.
+TEST_F(HandoffE2E, AnIdleOldAgentWaitsForSigtermAndLeavesTheSuccessorAlone) {
+  Process& v1 = start_agent(false, {"--idle-after-handoff"});
+  Load load(topology_->client_ns(), host(), AgentUnderTest::kPort);
+  while (load.connected() < kFlows) std::this_thread::sleep_for(20ms);
+  Process& v2 = start_agent(true, {"--idle-after-handoff"});
+  ASSERT_TRUE(wait_log(v1, "idle until SIGTERM", 30s)) << v1.log();
+  ASSERT_TRUE(wait_log(v2, "hand-off done:", 10s)) << v2.log();
+  EXPECT_FALSE(v1.wait_exit(1s).has_value()) << "the old agent exited";
+  const auto before = load.all_rounds();
+  v1.signal(SIGTERM);
+  EXPECT_EQ(v1.wait_exit(10s), 0);
+  EXPECT_TRUE(std::filesystem::exists(bpffs_ / datapath::map_names::spliced)) << "the old agent unpinned";
+  expect_all_moved(load, before, "after the idle old agent stopped");
+  EXPECT_EQ(http_exchange(topology_->agent_ns(), host(), AgentUnderTest::kMetricsPort,
+                          "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
+  load.finish();
+  EXPECT_EQ(load.broken(), 0) << load.last_error();
+  EXPECT_EQ(load.connects_failed(), 0) << load.last_error();
+  EXPECT_FALSE(v2.wait_exit(0ms).has_value());
 }
 
 // Backpressure across the hand-off: clients that stop reading while the backend echoes 8 MiB make
