@@ -114,6 +114,7 @@ int run_agent(const AgentConfig& config) {
     // Each flow owns its counts (steering, the active-connections gauge): ending it ends them.
     spliced = std::make_unique<proxy::SplicedFlows>(*datapath);
     spdlog::info("splice datapath loaded, maps pinned in {}", config.bpffs.string());
+    if (takeover) handoff_fail_point("receiver-after-maps");
   }
 
   // The XDP front door, before any listener accepts: its connection counts must see every client.
@@ -206,26 +207,6 @@ int run_agent(const AgentConfig& config) {
   for (auto& s : services) s->start();
   spdlog::info("{} service(s), {} datapath, {} workers", services.size(), splice ? "splice" : "userspace", nworkers);
 
-  // Hand-off, new agent: adopt the flows once the endpoints are in (leases count by backend name),
-  // then accept (until then the old agent does, or the backlog keeps the clients waiting).
-  std::thread takeover_thread;
-  if (takeover) {
-    for (auto& s : services) s->listener().hold();
-    takeover_thread = std::thread([&] {
-      const auto loaded_by = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-      while (!all_loaded() && std::chrono::steady_clock::now() < loaded_by)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      try {
-        takeover->receive_flows([&](const boost::json::object& meta, UniqueFd client, UniqueFd backend) {
-          if (!spliced) throw std::runtime_error("this agent runs the userspace datapath: spliced flows cannot be adopted");
-          spliced->adopt(rebuild_flow(meta, std::move(client), std::move(backend), services, metrics));
-        });
-      } catch (const std::exception& e) {
-        spdlog::error("hand-off: {} ({} flows adopted)", e.what(), takeover->adopted());
-      }
-      for (auto& s : services) s->listener().resume();
-    });
-  }
 
   // The scaler (docs/scaling.md): every agent reports its connections at /v1/connections; where a
   // Service scales, the agents elect one leader per workload, which sums the reports and decides.
@@ -441,6 +422,30 @@ int run_agent(const AgentConfig& config) {
     });
     begin_shutdown("signal " + std::to_string(signo));
   });
+
+  // Hand-off, new agent: adopt the flows once the endpoints are in (leases count by backend name),
+  // then accept (until then the old agent does, or the backlog keeps the clients waiting). Started
+  // last: a start that fails before this point has received no flow, and the old agent, seeing
+  // the connection close, serves on.
+  std::thread takeover_thread;
+  if (takeover) {
+    for (auto& s : services) s->listener().hold();
+    takeover_thread = std::thread([&] {
+      const auto loaded_by = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (!all_loaded() && std::chrono::steady_clock::now() < loaded_by)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      try {
+        takeover->receive_flows([&](const boost::json::object& meta, UniqueFd client, UniqueFd backend) {
+          if (!spliced) throw std::runtime_error("this agent runs the userspace datapath: spliced flows cannot be adopted");
+          spliced->adopt(rebuild_flow(meta, std::move(client), std::move(backend), services, metrics));
+        });
+        if (datapath) datapath->confirm_adoption();  // the pins and the attachment are ours now
+      } catch (const std::exception& e) {
+        spdlog::error("hand-off: {} ({} flows adopted)", e.what(), takeover->adopted());
+      }
+      for (auto& s : services) s->listener().resume();
+    });
+  }
 
   std::vector<std::thread> threads;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;

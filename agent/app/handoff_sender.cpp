@@ -40,6 +40,11 @@ void handoff_crash_point(const char* point) {
   }
 }
 
+void handoff_fail_point(const char* point) {
+  const char* fail = std::getenv("WSTEER_TEST_HANDOFF_CRASH");
+  if (fail && std::strcmp(fail, point) == 0) throw std::runtime_error(std::string("test hook: failing at ") + point);
+}
+
 HandoffSender::~HandoffSender() {
   if (thread_.joinable()) thread_.join();
 }
@@ -135,6 +140,11 @@ void HandoffSender::run(int socket_fd, json::object request) {
       for (auto& f : unacked) flows->adopt(std::move(f));
     }
     if (source_.datapath) {
+      try {
+        source_.datapath->reattach_verdict();
+      } catch (const std::exception& ve) {
+        spdlog::error("cannot attach the verdict again: {}", ve.what());
+      }
       try {
         source_.datapath->relock();
       } catch (const std::exception& le) {

@@ -60,5 +60,7 @@ class HandoffSender {
 // Test hook (crash safety): WSTEER_TEST_HANDOFF_CRASH=<point> makes the named side _exit(99) at
 // that point of the hand-off ("sender-after-listeners", "sender-mid-flows", "receiver-mid-flows").
 void handoff_crash_point(const char* point);
+// The same hook, but the named point throws (a clean failure that unwinds): "receiver-after-maps".
+void handoff_fail_point(const char* point);
 
 }  // namespace wsteer::app

@@ -23,6 +23,14 @@ class VerdictAttachment {
   ~VerdictAttachment() { reset(); }
   explicit operator bool() const { return prog_fd_ >= 0; }
   void reset() noexcept;  // detaches now (logs, never throws, if the kernel refuses)
+  // Hand-off: an attachment made earlier (and not owned until now), detached on destruction.
+  static VerdictAttachment assume(int prog_fd, int map_fd, int attach_type) {
+    VerdictAttachment a;
+    a.prog_fd_ = prog_fd;
+    a.map_fd_ = map_fd;
+    a.type_ = attach_type;
+    return a;
+  }
   // Hand-off: a successor took over the map; forget the attachment without undoing it.
   void release() noexcept { prog_fd_ = map_fd_ = -1; }
 

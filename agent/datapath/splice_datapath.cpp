@@ -77,7 +77,8 @@ SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32
   ensure_bpffs(pin_dir_);
   std::filesystem::create_directories(pin_dir_);
   lock_ = lock_pin_dir(pin_dir_, adopt ? std::chrono::seconds(5) : std::chrono::milliseconds(0));
-  folder_ = EmptyFolderRemover(pin_dir_);
+  tentative_ = adopt;
+  if (!adopt) folder_ = EmptyFolderRemover(pin_dir_);
   if (adopt) check_pinned_abi(pin_dir_);
   // A dead agent's pins cannot be taken over (its flows died with its descriptors): replace them.
   for (const auto& entry : std::filesystem::directory_iterator(pin_dir_)) {
@@ -98,18 +99,19 @@ SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32
   if (int err = wsteer_splice__load(skel_.get()); err)
     throw_bpf(err, "load BPF programs and create maps (needs CAP_BPF, CAP_NET_ADMIN for the sockhash, CAP_PERFMON "
                    "for bpf_skc_to_tcp_sock)");
-  if (adopt) {
-    pins_ = PinnedObjectMaps::adopt(skel_->obj, pin_dir_);
-  } else {
+  if (!adopt) {
     const std::uint32_t zero = 0, version = abi_version();
     if (bpf_map_update_elem(bpf_map__fd(skel_->maps.wsteer_abi), &zero, &version, BPF_ANY) != 0)
       throw_bpf(errno, "record the map layout version in wsteer_abi");
     pins_ = PinnedObjectMaps(skel_->obj, pin_dir_);
-  }
+  }  // adopt: the predecessor's pins, ours only at confirm_adoption()
   // libbpf 1.1 does not know the sk_skb/verdict section: attach to the map by hand.
   verdict_ = VerdictAttachment(bpf_program__fd(skel_->progs.wsteer_splice_verdict),
                                bpf_map__fd(skel_->maps.wsteer_spliced), BPF_SK_SKB_VERDICT,
                                "sk_skb verdict to wsteer_spliced");
+  // Adopt: replaces the predecessor's program for sockets added from now on; never detached by
+  // us before confirm_adoption() (the predecessor takes the map back with its own if we fail).
+  if (adopt) verdict_.release();
   maps_.emplace(SpliceMaps::from_object(skel_->obj));
   events_.reset(ring_buffer__new(
       bpf_map__fd(skel_->maps.wsteer_events),
@@ -126,6 +128,24 @@ SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32
 
 // The members release everything in reverse order of construction (see the header).
 SpliceDatapath::~SpliceDatapath() = default;
+
+// Until now the adopting datapath owned nothing it could undo: a successor that fails (throws,
+// exits) before the hand-off is done must not unpin or detach what its predecessor serves with.
+void SpliceDatapath::confirm_adoption() {
+  if (!tentative_) return;
+  tentative_ = false;
+  folder_ = EmptyFolderRemover(pin_dir_);
+  pins_ = PinnedObjectMaps::adopt(skel_->obj, pin_dir_);
+  verdict_ = VerdictAttachment::assume(bpf_program__fd(skel_->progs.wsteer_splice_verdict),
+                                       bpf_map__fd(skel_->maps.wsteer_spliced), BPF_SK_SKB_VERDICT);
+}
+
+void SpliceDatapath::reattach_verdict() {
+  verdict_.release();  // the map names the successor's program now: nothing of ours to detach
+  verdict_ = VerdictAttachment(bpf_program__fd(skel_->progs.wsteer_splice_verdict),
+                               bpf_map__fd(skel_->maps.wsteer_spliced), BPF_SK_SKB_VERDICT,
+                               "sk_skb verdict to wsteer_spliced (taken back)");
+}
 
 void SpliceDatapath::relock() { lock_ = lock_pin_dir(pin_dir_, std::chrono::seconds(5)); }
 

@@ -70,6 +70,13 @@ class SpliceDatapath {
   void release_lock() { lock_.reset(); }
   void relock();
   void hand_over();
+  // Hand-off failed, old agent: the successor attached its verdict; put ours back.
+  void reattach_verdict();
+  // Hand-off, new agent: an adopting datapath stays tentative (its destructor leaves pins,
+  // attachment and folder, which the predecessor still owns) until the hand-off is done.
+  // Not called (the successor failed): it leaves nothing undone, and its verdict stays attached
+  // until the predecessor's reattach_verdict().
+  void confirm_adoption();
   SpliceDatapath(const SpliceDatapath&) = delete;
   SpliceDatapath& operator=(const SpliceDatapath&) = delete;
 
@@ -144,6 +151,7 @@ class SpliceDatapath {
   std::uint32_t services_ = 1;
   std::uint64_t flow_limit_ = 0;
   bool rebalance_ = false;
+  bool tentative_ = false;  // adopt mode until confirm_adoption()
   // Kernel objects, in the order the constructor makes them (destroyed in reverse).
   UniqueFd lock_;                 // flock on pin_dir_: one agent per folder
   EmptyFolderRemover folder_;     // removes pin_dir_ once the pins are gone

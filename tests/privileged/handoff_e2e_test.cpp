@@ -374,6 +374,41 @@ TEST_F(HandoffE2E, AnOldAgentThatDiesMidHandOffLeavesTheSentFlowsWithTheSuccesso
   load.finish();
 }
 
+// A successor that fails cleanly after adopting the maps (a test hook throws there)
+// unpins and detaches nothing: the old agent takes its verdict and listeners back, new clients
+// are spliced as before, and a later hand-off succeeds.
+TEST_F(HandoffE2E, ASuccessorThatFailsAfterAdoptingTheMapsLeavesThemToTheOldAgent) {
+  Process& v1 = start_agent(false);
+  Load load(topology_->client_ns(), host(), AgentUnderTest::kPort);
+  while (load.connected() < kFlows) std::this_thread::sleep_for(20ms);
+  ::setenv("WSTEER_TEST_HANDOFF_CRASH", "receiver-after-maps", 1);
+  Process& v2 = start_agent(true);
+  ::unsetenv("WSTEER_TEST_HANDOFF_CRASH");
+  const auto code = v2.wait_exit(30s);
+  ASSERT_TRUE(code.has_value()) << v2.log();
+  EXPECT_NE(*code, 0);
+  EXPECT_NE(v2.log().find("test hook: failing at receiver-after-maps"), std::string::npos) << v2.log();
+  ASSERT_TRUE(wait_log(v1, "hand-off failed", 10s)) << v1.log();
+  EXPECT_TRUE(std::filesystem::exists(bpffs_ / datapath::map_names::spliced)) << "the failed successor unpinned";
+  EXPECT_EQ(http_exchange(topology_->agent_ns(), host(), AgentUnderTest::kMetricsPort,
+                          "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").status, 200)
+      << "the old agent's verdict is not attached again";
+  const auto before = load.all_rounds();
+  const int ok_before = load.connects_ok();
+  expect_all_moved(load, before, "after the failed hand-off");
+  std::this_thread::sleep_for(500ms);
+  EXPECT_GT(load.connects_ok(), ok_before) << load.last_error();
+  Process& v3 = start_agent(true);
+  EXPECT_EQ(v1.wait_exit(30s), 0);
+  ASSERT_TRUE(wait_log(v3, "hand-off done:", 10s)) << v3.log();
+  const auto after = load.all_rounds();
+  expect_all_moved(load, after, "after the second hand-off");
+  load.finish();
+  EXPECT_EQ(load.broken(), 0) << load.last_error();
+  EXPECT_EQ(load.corrupted(), 0);
+  EXPECT_EQ(load.connects_failed(), 0) << load.last_error();
+}
+
 // In a pod the old agent must not exit (its container would be restarted): --idle-after-handoff
 // keeps it up, serving nothing, until SIGTERM, and that SIGTERM takes nothing from the successor.
 TEST_F(HandoffE2E, AnIdleOldAgentWaitsForSigtermAndLeavesTheSuccessorAlone) {

@@ -127,6 +127,7 @@ TEST_F(SpliceDatapathAdoptTest, ASuccessorAdoptsThePinsAndTheFlowKeepsMovingAfte
   EXPECT_TRUE(successor.verdict_attached()) << "the successor's verdict replaces the old one on wsteer_spliced";
   EXPECT_EQ(successor.flow_side(flow.sockets.client_cookie).has_value(), true) << "the flow's entry is visible";
   old_dp->hand_over();
+  successor.confirm_adoption();
   old_dp.reset();  // must leave pins, attachment and folder in place
 
   ASSERT_TRUE(fs::exists(dir / datapath::map_names::spliced)) << "the old datapath unpinned on exit";
@@ -149,9 +150,31 @@ TEST_F(SpliceDatapathAdoptTest, TheLastOwnerCleansUpAsBefore) {
     old_dp->release_lock();
     SpliceDatapath successor(dir, 251, 0, 1, false, true);
     old_dp->hand_over();
+    successor.confirm_adoption();
     old_dp.reset();
   }
   EXPECT_FALSE(fs::exists(dir)) << "the successor left pins or the folder behind";
+}
+
+// A successor that goes away before the hand-off is done (never confirmed) undoes nothing: the
+// owner's pins stay, and with its verdict attached again its new flows splice as before.
+TEST_F(SpliceDatapathAdoptTest, AnUnconfirmedSuccessorLeavesTheOwnerWhole) {
+  const auto dir = unique_pin_dir("unconfirmed");
+  PinDirCleanup cleanup{dir};
+  SpliceDatapath owner(dir, 251);
+  auto flow = splice_pair(owner);
+  owner.release_lock();
+  {
+    SpliceDatapath successor(dir, 251, 0, 1, false, true);
+    EXPECT_FALSE(owner.verdict_attached()) << "the successor's verdict replaced the owner's";
+  }
+  ASSERT_TRUE(fs::exists(dir / datapath::map_names::spliced)) << "the unconfirmed successor unpinned";
+  owner.relock();
+  owner.reattach_verdict();
+  EXPECT_TRUE(owner.verdict_attached());
+  expect_flow_moves(owner, flow, "old");
+  auto fresh = splice_pair(owner);
+  expect_flow_moves(owner, fresh, "fresh");
 }
 
 TEST_F(SpliceDatapathAdoptTest, AnIncompatibleLayoutVersionIsRefusedAndTheOwnerKeepsServing) {
