@@ -11,6 +11,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "wsteer_abi.h"
+#include "lib/abi_map.h"
 #include "lib/events.h"
 #include "lib/flow_maps.h"
 #include "lib/frame_walk.h"

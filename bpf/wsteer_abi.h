@@ -21,6 +21,12 @@
 /* Services one agent balances (each with its own listener, backend set and Maglev table). */
 #define WSTEER_MAX_SERVICES 64
 #define WSTEER_SERVICE_NAME_LEN 128
+/*
+ * The layout of the splice datapath's maps (every struct and map below). A new agent adopts a running
+ * agent's pinned maps (hand-off, docs/handoff.md) only if the version pinned in wsteer_abi equals its
+ * own: bump it whenever a pinned map's key, value or meaning changes.
+ */
+#define WSTEER_ABI_VERSION 1
 
 /* Which way a socket's received bytes travel. */
 enum wsteer_direction {

@@ -1,5 +1,7 @@
 #include "admin/admin_server.h"
 
+#include "core/inherited_sockets.h"
+
 #include <boost/url/parse.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -22,6 +24,10 @@ constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 
 AdminServer::AdminServer(const tcp::endpoint& endpoint, AdminHandlers handlers)
     : acceptor_(io_), handlers_(std::move(handlers)) {
+  if (auto inherited = core::take_inherited_socket(core::tcp_socket_key(endpoint.address().to_string(), endpoint.port()))) {
+    acceptor_.assign(endpoint.protocol(), inherited.release());
+    return;
+  }
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);

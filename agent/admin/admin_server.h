@@ -37,7 +37,8 @@ struct AdminHandlers {
 
 class AdminServer {
  public:
-  // Binds at once; throws boost::system::system_error on failure.
+  // Binds at once (or takes the socket a predecessor handed over, core/inherited_sockets.h);
+  // throws boost::system::system_error on failure.
   AdminServer(const boost::asio::ip::tcp::endpoint& endpoint, AdminHandlers handlers);
   ~AdminServer();  // stop()
   AdminServer(const AdminServer&) = delete;
@@ -46,6 +47,7 @@ class AdminServer {
   void start();  // starts the thread
   // Closes the listener and every open request, and joins the thread: no handler runs after it.
   void stop();
+  int native_handle() { return acceptor_.native_handle(); }  // hand-off: duplicated for the successor
 
  private:
   boost::asio::awaitable<void> accept_loop();

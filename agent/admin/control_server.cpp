@@ -1,6 +1,7 @@
 #include "admin/control_server.h"
 
 #include "admin/control_protocol.h"
+#include "core/inherited_sockets.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -20,6 +21,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fcntl.h>
+#include <future>
 #include <stdexcept>
 
 namespace wsteer::admin {
@@ -68,6 +71,10 @@ ControlServer::ControlServer(asio::io_context& io, std::filesystem::path path, C
     std::filesystem::create_directories(dir);
     std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
   }
+  if (auto inherited = core::take_inherited_socket(core::unix_socket_key(path_.string()))) {
+    acceptor_.assign(local(), inherited.release());  // the predecessor's socket, file and all
+    return;
+  }
   clear_stale_socket(io, path_);
   boost::system::error_code ec;
   acceptor_.open(local(), ec);
@@ -100,6 +107,24 @@ void ControlServer::stop() {
   });
 }
 
+void ControlServer::set_stream_handler(std::string command, ControlStreamHandler handler) {
+  stream_command_ = std::move(command);
+  stream_handler_ = std::move(handler);
+}
+
+int ControlServer::dup_listener() { return ::fcntl(acceptor_.native_handle(), F_DUPFD_CLOEXEC, 0); }
+
+void ControlServer::hand_over() {
+  std::promise<void> done;
+  asio::post(io_, [&] {
+    removed_ = true;  // the file now names the successor's socket
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
 asio::awaitable<void> ControlServer::accept_loop() {
   while (acceptor_.is_open()) {
     auto [ec, socket] = co_await acceptor_.async_accept(kUse);
@@ -127,6 +152,13 @@ asio::awaitable<void> ControlServer::serve(local::socket socket) {
       if (jec || !request.is_object()) {
         reply = error_reply("bad request: expected one JSON object on one line");
       } else {
+        const auto* command = request.as_object().if_contains("command");
+        if (stream_handler_ && command && command->is_string() && command->as_string() == stream_command_) {
+          // The handler owns the connection from here (a bounded exchange of its own).
+          const int fd = socket.release();
+          stream_handler_(fd, request.as_object());
+          co_return;
+        }
         try {
           reply = handler_(request.as_object());
         } catch (const std::exception& e) {

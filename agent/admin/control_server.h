@@ -10,11 +10,15 @@
 
 #include <filesystem>
 #include <functional>
+#include <string>
 
 namespace wsteer::admin {
 
 // Answers one request; what it returns is sent back (it should carry "ok").
 using ControlHandler = std::function<boost::json::object(const boost::json::object& request)>;
+// A request that takes over the connection (hand-off): gets the connected socket's descriptor
+// and the request; answers on the socket itself, on its own thread.
+using ControlStreamHandler = std::function<void(int socket, const boost::json::object& request)>;
 
 class ControlServer {
  public:
@@ -30,6 +34,14 @@ class ControlServer {
   void stop();  // closes the acceptor (posted to the io_context) and removes the socket file
   const std::filesystem::path& path() const { return path_; }
 
+  // Hand-off. Requests whose "command" is `command` go to `handler` with the socket.
+  void set_stream_handler(std::string command, ControlStreamHandler handler);
+  // A duplicate of the listening socket, for the successor (who then takes it over with the path).
+  int dup_listener();
+  // The successor answers on the socket now: stop accepting, and leave the file (it is the
+  // successor's). Waits until done.
+  void hand_over();
+
  private:
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(boost::asio::local::stream_protocol::socket socket);
@@ -39,6 +51,8 @@ class ControlServer {
   std::filesystem::path path_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
   ControlHandler handler_;
+  std::string stream_command_;
+  ControlStreamHandler stream_handler_;
   bool removed_ = false;
 };
 

@@ -3,6 +3,9 @@
 #include "app/agent_status.h"
 #include "app/flow_metrics.h"
 #include "app/graceful_shutdown.h"
+#include "app/handoff_flows.h"
+#include "app/handoff_receiver.h"
+#include "app/handoff_sender.h"
 #include "app/kubernetes_metrics.h"
 #include "app/map_publisher.h"
 #include "app/repeating_timer.h"
@@ -16,6 +19,7 @@
 #include "admin/control_commands.h"
 #include "admin/control_protocol.h"
 #include "admin/control_server.h"
+#include "core/inherited_sockets.h"
 #include "core/logging.h"
 #include "datapath/splice_datapath.h"
 #include "k8s/api_client.h"
@@ -28,11 +32,14 @@
 #include "steering/steering.h"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <memory>
+#include <thread>
 #include <vector>
 
 namespace wsteer::app {
@@ -73,6 +80,12 @@ class Agent {
   void build_scaling();
   void build_admin_server();
   void build_control_server();
+  void build_handoff_sender();
+  // --takeover: adopt the predecessor's flows, then accept (on its own thread: it blocks).
+  void take_over();
+  // The predecessor took everything: stop, or idle until SIGTERM (--idle-after-handoff).
+  void handed_over();
+  std::vector<HandoffListener> pause_listeners();
   void stop();
 
   std::int64_t open_connections() const;
@@ -86,10 +99,15 @@ class Agent {
 
   const AgentConfig& config_;
   const bool splice_;
+  const std::filesystem::path control_path_;
   const std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
   metrics::AgentMetrics metrics_;
   // Backend ids index node-wide maps: every Service claims its ids from one pool.
   std::shared_ptr<steering::BackendIdPool> backend_ids_ = std::make_shared<steering::BackendIdPool>();
+  // --takeover (docs/handoff.md): the running agent's listening sockets first (it stops accepting
+  // and drops the pin folder's lock), then its maps, then (take_over) its flows. Any failure before
+  // the first acknowledgement closes the connection, and the old agent serves on.
+  std::unique_ptr<HandoffReceiver> takeover_;
   std::unique_ptr<datapath::SpliceDatapath> datapath_;
   std::unique_ptr<proxy::SplicedFlows> spliced_;
   std::unique_ptr<XdpFrontDoor> xdp_;
@@ -109,13 +127,16 @@ class Agent {
   std::unique_ptr<admin::AdminServer> admin_;
   admin::ControlContext control_context_;
   std::unique_ptr<admin::ControlServer> control_server_;
+  std::unique_ptr<HandoffSender> handoff_;  // a successor's "takeover"
   GracefulShutdown shutdown_;
+  std::thread takeover_thread_;
   bool stopped_ = false;
 };
 
 Agent::Agent(const AgentConfig& config)
     : config_(config),
       splice_(config.proxy.datapath == proxy::DatapathMode::splice),
+      control_path_(config.control_socket.empty() ? admin::default_control_socket(config.bpffs) : config.control_socket),
       workers_(config.workers),
       publish_timer_(control_, std::chrono::seconds(1), [this] { publish(); }),
       rebalance_timer_(control_, std::chrono::milliseconds(100), [this] { rebalancer_->tick(); }),
@@ -130,6 +151,7 @@ Agent::Agent(const AgentConfig& config)
                    if (admin_) admin_->stop();
                    control_.stop();
                  }}) {
+  if (config_.takeover) takeover_ = HandoffReceiver::connect(control_path_);
   build_datapath();
   // The XDP front door, before any listener accepts: its connection counts must see every client.
   if (config_.xdp.enabled()) xdp_ = std::make_unique<XdpFrontDoor>(config_, metrics_, datapath_.get());
@@ -147,10 +169,11 @@ void Agent::build_datapath() {
   datapath_ = std::make_unique<datapath::SpliceDatapath>(config_.bpffs, config_.steering.maglev_size,
                                                          config_.proxy.splice_buffer_limit,
                                                          static_cast<std::uint32_t>(config_.services.size()),
-                                                         config_.rebalance.above > 0);
+                                                         config_.rebalance.above > 0, takeover_ != nullptr);
   // Each flow owns its counts (steering, the active-connections gauge): ending it ends them.
   spliced_ = std::make_unique<proxy::SplicedFlows>(*datapath_, &metrics_);
   spdlog::info("splice datapath loaded, maps pinned in {}", config_.bpffs.string());
+  if (takeover_) handoff_fail_point("receiver-after-maps");
 }
 
 // Kubernetes Services share one API client (in-cluster ServiceAccount, or --kubeconfig). A missing
@@ -238,11 +261,84 @@ void Agent::build_control_server() {
   if (rebalancer_) control_context_.rebalance_dry_run = [this] { return rebalancer_->dry_run(); };
   try {
     control_server_ = std::make_unique<admin::ControlServer>(
-        control_, config_.control_socket.empty() ? admin::default_control_socket(config_.bpffs) : config_.control_socket,
+        control_, control_path_,
         [this](const boost::json::object& request) { return admin::handle_control_request(control_context_, request); });
+    build_handoff_sender();
   } catch (const std::exception& e) {
     spdlog::error("no control socket for wsteerctl: {}", e.what());
   }
+  for (const auto& key : core::drop_inherited_sockets())
+    spdlog::warn("hand-off: the previous agent listened on {}, this one does not: closed", key);
+}
+
+// The old agent's side of a hand-off: a successor's "takeover" on the control socket.
+void Agent::build_handoff_sender() {
+  handoff_ = std::make_unique<HandoffSender>(HandoffSource{
+      datapath_.get(), spliced_.get(), config_.shutdown_grace, [this] { return pause_listeners(); },
+      [this] {
+        for (auto& s : services_) s->listener().resume();
+      },
+      [this] {
+        std::int64_t n = 0;
+        for (const auto& s : services_) n += s->handshaking();
+        return n;
+      },
+      [this](const proxy::SplicedFlow& flow) { return describe_flow(flow, services_); },
+      [this] { control_server_->hand_over(); }, [this] { asio::post(control_, [this] { handed_over(); }); }});
+  control_server_->set_stream_handler(
+      "takeover", [this](int socket, const boost::json::object& request) { handoff_->start(socket, request); });
+}
+
+std::vector<HandoffListener> Agent::pause_listeners() {
+  std::vector<HandoffListener> out;
+  for (auto& s : services_) {
+    s->listener().pause();
+    const auto& l = s->config().listen;
+    out.push_back({core::tcp_socket_key(l.address().to_string(), l.port()),
+                   UniqueFd(::fcntl(s->listener().native_handle(), F_DUPFD_CLOEXEC, 0))});
+  }
+  if (admin_)
+    out.push_back({core::tcp_socket_key(config_.metrics_listen->address().to_string(), config_.metrics_listen->port()),
+                   UniqueFd(::fcntl(admin_->native_handle(), F_DUPFD_CLOEXEC, 0))});
+  out.push_back({core::unix_socket_key(control_server_->path().string()), UniqueFd(control_server_->dup_listener())});
+  return out;
+}
+
+void Agent::handed_over() {
+  if (!config_.idle_after_handoff) return shutdown_.begin("handed over to the successor");
+  // Nothing left to serve; the successor answers on the shared metrics socket now (this agent's
+  // probes would report it not ready, and its verdict as detached).
+  for (auto& s : services_) s->stop_accepting();
+  if (scaling_) scaling_->stop();
+  rebalance_timer_.stop();
+  if (admin_) admin_->stop();
+  spdlog::info("handed over to the successor: idle until SIGTERM");
+}
+
+// Adopts the flows once the endpoints are in (leases count by backend name), then accepts (until
+// then the old agent does, or the backlog keeps the clients waiting). Started last: a start that
+// fails before this point has received no flow, and the old agent, seeing the connection close,
+// serves on.
+void Agent::take_over() {
+  for (auto& s : services_) s->listener().hold();
+  takeover_thread_ = std::thread([this] {
+    const auto loaded_by = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    const auto all_loaded = [this] {
+      return std::all_of(services_.begin(), services_.end(), [](const auto& s) { return s->loaded(); });
+    };
+    while (!all_loaded() && std::chrono::steady_clock::now() < loaded_by)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    try {
+      takeover_->receive_flows([this](const boost::json::object& meta, UniqueFd client, UniqueFd backend) {
+        if (!spliced_) throw std::runtime_error("this agent runs the userspace datapath: spliced flows cannot be adopted");
+        spliced_->adopt(rebuild_flow(meta, std::move(client), std::move(backend), services_, metrics_));
+      });
+      if (datapath_) datapath_->confirm_adoption();  // the pins and the attachment are ours now
+    } catch (const std::exception& e) {
+      spdlog::error("hand-off: {} ({} flows adopted)", e.what(), takeover_->adopted());
+    }
+    for (auto& s : services_) s->listener().resume();
+  });
 }
 
 void Agent::run() {
@@ -270,6 +366,7 @@ void Agent::run() {
     }
   }
   shutdown_.arm();
+  if (takeover_) take_over();
   workers_.run();
   control_.run();
   stop();
@@ -279,6 +376,8 @@ void Agent::run() {
 void Agent::stop() {
   if (std::exchange(stopped_, true)) return;
   workers_.stop();  // userspace relays and handshakes are dropped with them
+  if (takeover_thread_.joinable()) takeover_thread_.join();
+  handoff_.reset();  // a hand-off in progress ends (its thread posts nothing after finished)
   for (auto& s : services_) s->stop_source();
   if (scaling_) scaling_->stop();
   admin_.reset();           // its handlers read the flows, the services and the datapath

@@ -414,6 +414,12 @@ AgentConfig parse_agent_config(int argc, char** argv) {
   app.add_option("--kubeconfig", flags.kubeconfig, "kubeconfig for out-of-cluster use (default: in-cluster ServiceAccount)");
   app.add_option("--kube-watch-timeout", flags.kube_watch_timeout,
                  "seconds each EndpointSlice watch lasts before it is renewed (default 290)");
+  bool takeover = false;
+  app.add_flag("--takeover", takeover,
+               "take over the listeners and spliced flows of the agent running on the same --bpffs (hand-off)");
+  bool idle_after_handoff = false;
+  app.add_flag("--idle-after-handoff", idle_after_handoff,
+               "after handing over to a --takeover successor, wait for SIGTERM instead of exiting (in pods)");
   bool check_only = false;
   app.add_flag("--check-config", check_only, "parse and validate the settings, print a summary and exit");
   app.add_option("--metrics-listen", flags.metrics_listen, "HOST:PORT for /metrics, /healthz, /readyz");
@@ -468,6 +474,8 @@ AgentConfig parse_agent_config(int argc, char** argv) {
     if (config_file) merge(flags, read_yaml(*config_file));
     auto config = build(flags);
     config.check_only = check_only;
+    config.takeover = takeover;
+    config.idle_after_handoff = idle_after_handoff;
     return config;
   } catch (const CLI::ParseError& e) {
     std::exit(app.exit(e));

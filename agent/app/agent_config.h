@@ -54,6 +54,11 @@ struct AgentConfig {
   proxy::RebalanceSettings rebalance;
   // --check-config: parse and validate everything, print a summary, run nothing.
   bool check_only = false;
+  // --takeover: ask the agent running on the same --bpffs to hand over (docs/handoff.md).
+  bool takeover = false;
+  // --idle-after-handoff: once handed over, stay up (listening on nothing) until SIGTERM instead of
+  // exiting. In a pod a container that exits is restarted, and would then take everything back.
+  bool idle_after_handoff = false;
 };
 
 // Parses the command line (CLI11). Returns the config, or exits the process for --help/--version

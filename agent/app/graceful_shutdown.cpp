@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <string>
+#include <utility>
 
 namespace wsteer::app {
 
@@ -12,14 +14,20 @@ GracefulShutdown::GracefulShutdown(boost::asio::io_context& io, std::chrono::sec
 void GracefulShutdown::arm() {
   signals_.async_wait([this](boost::system::error_code ec, int signo) {
     if (ec) return;
-    spdlog::info("signal {}: no new connections; {} open, grace {} s", signo, steps_.open_connections(), grace_.count());
-    steps_.stop_accepting();
-    deadline_ = std::chrono::steady_clock::now() + grace_;
-    signals_.async_wait([this](boost::system::error_code ec2, int) {  // a second signal: stop now
-      if (!ec2) deadline_ = std::chrono::steady_clock::now();
-    });
-    wait_for_connections();
+    if (begun_)
+      deadline_ = std::chrono::steady_clock::now();  // a second signal: stop now
+    else
+      begin("signal " + std::to_string(signo));
+    arm();
   });
+}
+
+void GracefulShutdown::begin(const std::string& why) {
+  if (std::exchange(begun_, true)) return;
+  spdlog::info("{}: no new connections; {} open, grace {} s", why, steps_.open_connections(), grace_.count());
+  steps_.stop_accepting();
+  deadline_ = std::chrono::steady_clock::now() + grace_;
+  wait_for_connections();
 }
 
 void GracefulShutdown::wait_for_connections() {

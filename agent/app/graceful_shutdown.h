@@ -1,5 +1,5 @@
-// SIGTERM/SIGINT: stop accepting, let open connections end within the grace period, then finish.
-// A second signal ends the grace period at once.
+// SIGTERM/SIGINT (or begin(), e.g. after a hand-off): stop accepting, let open connections end
+// within the grace period, then finish. A signal after that ends the grace period at once.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <string>
 
 namespace wsteer::app {
 
@@ -21,6 +22,7 @@ class GracefulShutdown {
   };
   GracefulShutdown(boost::asio::io_context& io, std::chrono::seconds grace, Steps steps);
   void arm();
+  void begin(const std::string& why);
 
  private:
   void wait_for_connections();
@@ -29,6 +31,7 @@ class GracefulShutdown {
   boost::asio::steady_timer poll_;
   std::chrono::seconds grace_;
   std::chrono::steady_clock::time_point deadline_{};
+  bool begun_ = false;
   Steps steps_;
 };
 

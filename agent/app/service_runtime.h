@@ -56,6 +56,7 @@ class ServiceRuntime {
   // until its first EndpointSlice list succeeds (it keeps retrying).
   void start();
   void stop_accepting() { listener_.stop(); }
+  proxy::Listener& listener() { return listener_; }  // hand-off: pause, resume, its socket
   void stop_source();
 
   std::uint32_t index() const { return index_; }

@@ -43,6 +43,13 @@ PinnedObjectMaps::PinnedObjectMaps(bpf_object* object, std::filesystem::path fol
   object_ = object;
 }
 
+PinnedObjectMaps PinnedObjectMaps::adopt(bpf_object* object, std::filesystem::path folder) {
+  PinnedObjectMaps pins;
+  pins.object_ = object;
+  pins.folder_ = std::move(folder);
+  return pins;
+}
+
 PinnedObjectMaps& PinnedObjectMaps::operator=(PinnedObjectMaps&& o) noexcept {
   if (this != &o) {
     reset();

@@ -23,6 +23,16 @@ class VerdictAttachment {
   ~VerdictAttachment() { reset(); }
   explicit operator bool() const { return prog_fd_ >= 0; }
   void reset() noexcept;  // detaches now (logs, never throws, if the kernel refuses)
+  // Hand-off: an attachment made earlier (and not owned until now), detached on destruction.
+  static VerdictAttachment assume(int prog_fd, int map_fd, int attach_type) {
+    VerdictAttachment a;
+    a.prog_fd_ = prog_fd;
+    a.map_fd_ = map_fd;
+    a.type_ = attach_type;
+    return a;
+  }
+  // Hand-off: a successor took over the map; forget the attachment without undoing it.
+  void release() noexcept { prog_fd_ = map_fd_ = -1; }
 
  private:
   int prog_fd_ = -1;
@@ -40,7 +50,12 @@ class PinnedObjectMaps {
   PinnedObjectMaps(PinnedObjectMaps&& o) noexcept { *this = std::move(o); }
   PinnedObjectMaps& operator=(PinnedObjectMaps&& o) noexcept;
   ~PinnedObjectMaps() { reset(); }
+  // Hand-off: the maps were pinned by a predecessor and reused (bpf_map__reuse_fd): pins nothing,
+  // but unpins them like its own on destruction, since this agent owns them now.
+  static PinnedObjectMaps adopt(bpf_object* object, std::filesystem::path folder);
   void reset() noexcept;
+  // Hand-off: a successor owns the pins now; forget them without unpinning.
+  void release() noexcept { object_ = nullptr; }
 
  private:
   bpf_object* object_ = nullptr;
@@ -57,6 +72,7 @@ class EmptyFolderRemover {
   EmptyFolderRemover& operator=(EmptyFolderRemover&& o) noexcept;
   ~EmptyFolderRemover() { reset(); }
   void reset() noexcept;
+  void release() noexcept { folder_.clear(); }  // hand-off: the folder is the successor's
 
  private:
   std::filesystem::path folder_;

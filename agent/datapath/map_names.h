@@ -16,6 +16,7 @@ inline constexpr const char* backend_counters = "wsteer_backend_counters";  // p
 inline constexpr const char* backends = "wsteer_backends";        // backend id -> name, address, state
 inline constexpr const char* services = "wsteer_services";        // service index -> name, Maglev slice
 inline constexpr const char* maglev = "wsteer_maglev";            // Maglev slot -> backend id
+inline constexpr const char* abi = "wsteer_abi";                  // one slot: WSTEER_ABI_VERSION of the maps
 
 // The XDP guard's maps (bpf/lib/xdp_*.h), pinned in <bpffs>/xdp/.
 inline constexpr const char* xdp_folder = "xdp";

@@ -2,6 +2,7 @@
 
 #include "datapath/bpffs.h"
 #include "datapath/libbpf_log.h"
+#include "datapath/pinned_maps_adopt.h"
 #include "datapath/socket_info.h"
 #include "wsteer_splice.skel.h"
 
@@ -11,8 +12,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <system_error>
+#include <thread>
 
 namespace wsteer::datapath {
 namespace {
@@ -40,11 +43,16 @@ std::function<void(SpliceDatapath&)>& constructed_hook() {
 
 // Holds an exclusive flock on the pin folder for the agent's lifetime, so a second agent
 // pointed at the same folder fails loudly instead of unpinning the first one's maps.
-UniqueFd lock_pin_dir(const std::filesystem::path& dir) {
+// `wait`: how long to retry (a predecessor handing over drops its lock during the hand-off).
+UniqueFd lock_pin_dir(const std::filesystem::path& dir, std::chrono::milliseconds wait = {}) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) throw_bpf(errno, "open " + dir.string());
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
-    throw std::runtime_error("another wsteer-agent is using " + dir.string() + " (pick another --bpffs folder)");
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw std::runtime_error("another wsteer-agent is using " + dir.string() + " (pick another --bpffs folder)");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   return fd;
 }
 
@@ -59,7 +67,7 @@ void SpliceDatapath::set_constructed_hook_for_test(std::function<void(SpliceData
 }
 
 SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32_t maglev_size,
-                               std::uint64_t flow_limit, std::uint32_t services, bool rebalance)
+                               std::uint64_t flow_limit, std::uint32_t services, bool rebalance, bool adopt)
     : pin_dir_(pin_dir), maglev_size_(maglev_size), services_(services), flow_limit_(flow_limit),
       rebalance_(rebalance) {
   if (services_ == 0 || services_ > WSTEER_MAX_SERVICES)
@@ -68,10 +76,13 @@ SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32
   route_libbpf_log_to_spdlog();
   ensure_bpffs(pin_dir_);
   std::filesystem::create_directories(pin_dir_);
-  lock_ = lock_pin_dir(pin_dir_);
-  folder_ = EmptyFolderRemover(pin_dir_);
+  lock_ = lock_pin_dir(pin_dir_, adopt ? std::chrono::seconds(5) : std::chrono::milliseconds(0));
+  tentative_ = adopt;
+  if (!adopt) folder_ = EmptyFolderRemover(pin_dir_);
+  if (adopt) check_pinned_abi(pin_dir_);
   // A dead agent's pins cannot be taken over (its flows died with its descriptors): replace them.
   for (const auto& entry : std::filesystem::directory_iterator(pin_dir_)) {
+    if (adopt) break;  // a live predecessor's pins: reused below
     // Subfolders are not ours: xdp/ keeps the XDP guard's link attached across restarts.
     if (entry.is_directory()) continue;
     spdlog::warn("removing stale pin {}", entry.path().string());
@@ -84,14 +95,23 @@ SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32
     throw_bpf(err, "size wsteer_maglev");
   skel_->rodata->wsteer_flow_limit = flow_limit_;
   skel_->rodata->wsteer_rebalance = rebalance_ ? 1 : 0;
+  if (adopt) reuse_pinned_maps(skel_->obj, pin_dir_);
   if (int err = wsteer_splice__load(skel_.get()); err)
     throw_bpf(err, "load BPF programs and create maps (needs CAP_BPF, CAP_NET_ADMIN for the sockhash, CAP_PERFMON "
                    "for bpf_skc_to_tcp_sock)");
-  pins_ = PinnedObjectMaps(skel_->obj, pin_dir_);
+  if (!adopt) {
+    const std::uint32_t zero = 0, version = abi_version();
+    if (bpf_map_update_elem(bpf_map__fd(skel_->maps.wsteer_abi), &zero, &version, BPF_ANY) != 0)
+      throw_bpf(errno, "record the map layout version in wsteer_abi");
+    pins_ = PinnedObjectMaps(skel_->obj, pin_dir_);
+  }  // adopt: the predecessor's pins, ours only at confirm_adoption()
   // libbpf 1.1 does not know the sk_skb/verdict section: attach to the map by hand.
   verdict_ = VerdictAttachment(bpf_program__fd(skel_->progs.wsteer_splice_verdict),
                                bpf_map__fd(skel_->maps.wsteer_spliced), BPF_SK_SKB_VERDICT,
                                "sk_skb verdict to wsteer_spliced");
+  // Adopt: replaces the predecessor's program for sockets added from now on; never detached by
+  // us before confirm_adoption() (the predecessor takes the map back with its own if we fail).
+  if (adopt) verdict_.release();
   maps_.emplace(SpliceMaps::from_object(skel_->obj));
   events_.reset(ring_buffer__new(
       bpf_map__fd(skel_->maps.wsteer_events),
@@ -108,6 +128,36 @@ SpliceDatapath::SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32
 
 // The members release everything in reverse order of construction (see the header).
 SpliceDatapath::~SpliceDatapath() = default;
+
+// Until now the adopting datapath owned nothing it could undo: a successor that fails (throws,
+// exits) before the hand-off is done must not unpin or detach what its predecessor serves with.
+void SpliceDatapath::confirm_adoption() {
+  if (!tentative_) return;
+  tentative_ = false;
+  folder_ = EmptyFolderRemover(pin_dir_);
+  pins_ = PinnedObjectMaps::adopt(skel_->obj, pin_dir_);
+  verdict_ = VerdictAttachment::assume(bpf_program__fd(skel_->progs.wsteer_splice_verdict),
+                                       bpf_map__fd(skel_->maps.wsteer_spliced), BPF_SK_SKB_VERDICT);
+}
+
+void SpliceDatapath::reattach_verdict() {
+  verdict_.release();  // the map names the successor's program now: nothing of ours to detach
+  verdict_ = VerdictAttachment(bpf_program__fd(skel_->progs.wsteer_splice_verdict),
+                               bpf_map__fd(skel_->maps.wsteer_spliced), BPF_SK_SKB_VERDICT,
+                               "sk_skb verdict to wsteer_spliced (taken back)");
+}
+
+void SpliceDatapath::relock() { lock_ = lock_pin_dir(pin_dir_, std::chrono::seconds(5)); }
+
+void SpliceDatapath::hand_over() {
+  // The successor reused the maps (so the pins name them) and attached its verdict to
+  // wsteer_spliced; the sockets already in the map keep running the program they joined with
+  // (a psock copies the map's programs when it is created). Nothing of that may be undone here.
+  verdict_.release();
+  pins_.release();
+  folder_.release();
+  lock_.reset();
+}
 
 boost::system::error_code SpliceDatapath::add_targets(FlowSockets& flow, const FlowMeta& meta) {
   auto cc = socket_cookie(flow.client_fd);

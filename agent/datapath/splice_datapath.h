@@ -53,9 +53,30 @@ class SpliceDatapath {
   // balances, each with a Maglev table of `maglev_size` slots in wsteer_maglev.
   // `rebalance`: the verdict walks the WebSocket frames backends send and honours close requests
   // (--rebalance-above set); off, it costs the flows nothing.
+  // `adopt` (hand-off, docs/handoff.md): the maps pinned in `pin_dir` by a predecessor that is
+  // handing over are reused instead of replaced (refused with a clear error when their
+  // WSTEER_ABI_VERSION or shape differs), and this agent's verdict is attached to the same
+  // sockhash. The predecessor's flock is waited for (briefly): it drops it during the hand-off.
   SpliceDatapath(const std::filesystem::path& pin_dir, std::uint32_t maglev_size, std::uint64_t flow_limit = 0,
-                 std::uint32_t services = 1, bool rebalance = false);
-  ~SpliceDatapath();  // detaches, unpins, removes pin_dir, unlocks
+                 std::uint32_t services = 1, bool rebalance = false, bool adopt = false);
+  ~SpliceDatapath();  // detaches, unpins, removes pin_dir, unlocks (nothing of it after hand_over())
+
+  // The map layout this agent is built for: WSTEER_ABI_VERSION, or WSTEER_TEST_ABI_VERSION from
+  // the environment (a test hook that fakes an incompatible successor).
+  static std::uint32_t abi_version();
+  // Hand-off, old agent. release_lock(): lets the successor take the pin folder's flock (relock()
+  // takes it back if the hand-off fails). hand_over(): the successor owns the pins and its verdict
+  // is attached; the destructor then leaves pins, attachment and folder in place.
+  void release_lock() { lock_.reset(); }
+  void relock();
+  void hand_over();
+  // Hand-off failed, old agent: the successor attached its verdict; put ours back.
+  void reattach_verdict();
+  // Hand-off, new agent: an adopting datapath stays tentative (its destructor leaves pins,
+  // attachment and folder, which the predecessor still owns) until the hand-off is done.
+  // Not called (the successor failed): it leaves nothing undone, and its verdict stays attached
+  // until the predecessor's reattach_verdict().
+  void confirm_adoption();
   SpliceDatapath(const SpliceDatapath&) = delete;
   SpliceDatapath& operator=(const SpliceDatapath&) = delete;
 
@@ -130,6 +151,7 @@ class SpliceDatapath {
   std::uint32_t services_ = 1;
   std::uint64_t flow_limit_ = 0;
   bool rebalance_ = false;
+  bool tentative_ = false;  // adopt mode until confirm_adoption()
   // Kernel objects, in the order the constructor makes them (destroyed in reverse).
   UniqueFd lock_;                 // flock on pin_dir_: one agent per folder
   EmptyFolderRemover folder_;     // removes pin_dir_ once the pins are gone

@@ -13,7 +13,7 @@
 namespace wsteer::datapath {
 
 bool SpliceDatapath::verdict_attached() const {
-  if (!skel_ || !verdict_) return false;
+  if (!skel_) return false;  // the kernel decides, not our bookkeeping (an adopting datapath owns no attachment yet)
   bpf_prog_info info{};
   std::uint32_t info_len = sizeof(info);
   if (bpf_obj_get_info_by_fd(bpf_program__fd(skel_->progs.wsteer_splice_verdict), &info, &info_len) != 0)

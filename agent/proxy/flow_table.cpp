@@ -18,15 +18,56 @@ std::uint64_t FlowTable::adopt(SplicedFlow owned) {
   auto [it, inserted] = flows_.emplace(id, std::make_unique<Flow>(id, std::move(owned)));
   Flow& flow = *it->second;
   if (const auto side = ops_.flow_side(flow.client().cookie())) flow.created_ns = side->created_ns;
+  flow.client().relayed = flow.owned.client_relayed;
+  flow.backend().relayed = flow.owned.backend_relayed;
   for (Side& s : flow.sides) by_cookie_[s.cookie()] = &s;
   for (Side& s : flow.sides) {
     if (ops_.watch(s.fd(), token(id, s.index), {})) continue;
     spdlog::error("flow {} to backend {}: cannot watch its {} socket: closing it", id, flow.owned.lease.backend_id(),
                   side_name(s.index));
     end(flow);
-    break;
+    return id;
   }
+  for (Side& s : flow.sides) {
+    const auto side = ops_.flow_side(s.cookie());
+    if (side && side->held > s.relayed) {
+      spdlog::debug("adopted flow {}: {} held bytes to relay", id, side->held - s.relayed);
+      on_hold(s);
+    }
+  }
+  refresh(flow);
   return id;
+}
+
+std::vector<SplicedFlow> FlowTable::release_quiet() {
+  std::vector<SplicedFlow> out;
+  for (auto it = flows_.begin(); it != flows_.end();) {
+    Flow& flow = *it->second;
+    // Busy: bytes in this process (held bytes read, not yet written to the peer) or a close frame
+    // being placed; only this process can finish that. A relay with nothing pending is not busy:
+    // the held/relayed counts it works from are in the maps and go with the flow.
+    const bool busy = flow.ended || flow.close ||
+                      std::any_of(flow.sides.begin(), flow.sides.end(), [](const Side& s) { return s.closing || s.has_pending(); });
+    if (busy) {
+      ++it;
+      continue;
+    }
+    for (Side& s : flow.sides) {
+      // A pause lives in this process's bookkeeping only: let the verdict see the queue again; if
+      // the reader is still behind, it pauses or holds again and tells the successor.
+      if (s.paused) ops_.kick(s.fd());
+      ops_.unwatch(s.fd());
+      by_cookie_.erase(s.cookie());
+    }
+    // A FIN seen but not yet propagated is seen again by the successor: epoll reports a socket
+    // that is already half-closed when it is added.
+    waiting_.erase(&flow);
+    flow.owned.client_relayed = flow.client().relayed;
+    flow.owned.backend_relayed = flow.backend().relayed;
+    out.push_back(std::move(flow.owned));
+    it = flows_.erase(it);
+  }
+  return out;
 }
 
 FlowTable::Flow* FlowTable::find(std::uint64_t flow_id) {

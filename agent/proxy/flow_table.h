@@ -45,6 +45,10 @@ struct SplicedFlow {
   // what the socket's send path holds beyond this came from the verdict.
   std::uint64_t client_written_base = 0;
   std::uint64_t backend_written_base = 0;
+  // Held bytes of each socket the agent has relayed to its peer (backpressure): carried across a
+  // hand-off (FlowTable::release_quiet / adopt), 0 for a fresh splice.
+  std::uint64_t client_relayed = 0;
+  std::uint64_t backend_relayed = 0;
 };
 
 struct SplicedFlowStats {
@@ -85,8 +89,14 @@ class FlowTable {
   FlowTable(const FlowTable&) = delete;
   FlowTable& operator=(const FlowTable&) = delete;
 
-  // Takes ownership of a flow whose sockets are both spliced; its id.
+  // Takes ownership of a flow whose sockets are both spliced; its id. A flow handed over by
+  // another agent whose bytes the verdict holds resumes relaying them at once (the hold event went
+  // to the other agent).
   std::uint64_t adopt(SplicedFlow flow);
+  // Hand-off (docs/handoff.md): stops watching every *quiet* flow and gives it away whole, its
+  // map entries untouched, for another agent to adopt(). A busy flow (held bytes read into this
+  // process, a rebalance close) stays until a later call finds it quiet.
+  std::vector<SplicedFlow> release_quiet();
   // What the loop saw: a socket's events (by the token given to FlowOps::watch), a wsteer_events record.
   void on_socket(std::uint64_t token, const SocketEvents& events);
   void on_datapath_event(const wsteer_event& event);

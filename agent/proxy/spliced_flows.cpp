@@ -8,13 +8,6 @@
 #include <system_error>
 
 namespace wsteer::proxy {
-namespace {
-
-// Flow tokens are flow_id << 1 | side with ids from 1: these two never collide with one.
-constexpr std::uint64_t kWakeToken = ~0ULL;
-constexpr std::uint64_t kEventsToken = ~0ULL - 1;
-
-}  // namespace
 
 SplicedFlows::SplicedFlows(datapath::SpliceDatapath& datapath, metrics::AgentMetrics* metrics,
                            std::chrono::milliseconds drain_timeout)

@@ -47,11 +47,22 @@ class SplicedFlows {
   std::unordered_map<const steering::Steering*, RebalanceCounts> rebalance_counts() const;
   std::size_t closing() const;
 
+  // Hand-off (spliced_flows_handoff.cpp, docs/handoff.md). Gives every quiet flow away whole
+  // (FlowTable::release_quiet); the first call also stops reading wsteer_events: the successor
+  // reads them now (one ring buffer, one consumer).
+  std::vector<SplicedFlow> release_all();
+  // The hand-off failed (the successor is gone): read wsteer_events again. Flows given back are
+  // adopt()ed again by the caller.
+  void cancel_release();
+
   static constexpr auto kStatsPeriod = std::chrono::milliseconds(250);
 
  private:
   void run();
   void watch_loop_fd(int fd, std::uint64_t token);
+  // Flow tokens are flow_id << 1 | side with ids from 1: these two never collide with one.
+  static constexpr std::uint64_t kWakeToken = ~0ULL;
+  static constexpr std::uint64_t kEventsToken = ~0ULL - 1;
   void snapshot();  // under mutex_
 
   datapath::SpliceDatapath& datapath_;
@@ -65,6 +76,7 @@ class SplicedFlows {
   std::chrono::steady_clock::time_point middle_at_{};
   std::uint64_t read_counted_[2] = {0, 0};  // of FlowTable's read bytes, what metrics_ has seen
   bool stopping_ = false;
+  bool events_detached_ = false;  // release_all() handed wsteer_events to a successor
   std::thread thread_;
 };
 

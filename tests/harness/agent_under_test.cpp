@@ -135,6 +135,8 @@ std::size_t AgentUnderTest::flow_map_entries() const {
   return n;
 }
 
+std::string agent_binary() { return std::string(WSTEER_BIN_DIR) + "/wsteer-agent"; }
+
 double metric_sum(const std::map<std::string, double>& metrics, const std::string& name) {
   double sum = 0;
   for (const auto& [key, value] : metrics)

@@ -73,6 +73,9 @@ class AgentUnderTest {
   std::unique_ptr<Process> process_;
 };
 
+// The wsteer-agent binary under test (for tests that start agents themselves, e.g. the hand-off).
+std::string agent_binary();
+
 // Sum of every sample of `name` (all label sets).
 double metric_sum(const std::map<std::string, double>& metrics, const std::string& name);
 

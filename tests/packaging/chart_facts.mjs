@@ -65,6 +65,10 @@ check("liveness /healthz and readiness /readyz on the metrics port",
   agent.livenessProbe.httpGet.path === "/healthz" && agent.readinessProbe.httpGet.path === "/readyz" &&
   agent.livenessProbe.httpGet.port === values.metrics.port && agent.readinessProbe.httpGet.port === values.metrics.port);
 check("resources are the values'", same(agent.resources, values.resources));
+check(`hand-off ${values.handoff ? "on: --takeover and --idle-after-handoff, control socket on the host" : "off"}`,
+  values.handoff ? agent.args.includes("--takeover") && agent.args.includes("--idle-after-handoff") &&
+    volume("run")?.hostPath?.path === values.controlSocketHostPath
+    : !agent.args.includes("--takeover"));
 check("rolling update with surge", ds.spec.updateStrategy.type === "RollingUpdate" &&
   same(ds.spec.updateStrategy.rollingUpdate, values.updateStrategy));
 check("on Linux nodes only, plus the values' selector", same(pod.nodeSelector, { "kubernetes.io/os": "linux", ...values.nodeSelector }));

@@ -1,0 +1,35 @@
+// SplicedFlows' half of the agent hand-off (docs/handoff.md): giving quiet flows away whole.
+// Picking up a handed-over flow whose bytes the verdict holds is FlowTable::adopt's.
+#include "proxy/spliced_flows.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+
+#include <system_error>
+
+namespace wsteer::proxy {
+
+std::vector<SplicedFlow> SplicedFlows::release_all() {
+  std::lock_guard lock(mutex_);
+  if (!events_detached_) {
+    // Two readers of one ring buffer race on its consumer position: from now on the successor
+    // reads it. A hold it reports for a flow still here is seen at that flow's adopt() there.
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, datapath_.events_fd(), nullptr) != 0)
+      spdlog::warn("hand-off: cannot stop reading wsteer_events: {}", std::system_category().message(errno));
+    events_detached_ = true;
+  }
+  return table_.release_quiet();
+}
+
+void SplicedFlows::cancel_release() {
+  std::lock_guard lock(mutex_);
+  if (!events_detached_) return;
+  try {
+    watch_loop_fd(datapath_.events_fd(), kEventsToken);
+    events_detached_ = false;
+  } catch (const std::exception& e) {
+    spdlog::error("hand-off failed, and wsteer_events cannot be read again: {}", e.what());
+  }
+}
+
+}  // namespace wsteer::proxy
