@@ -60,6 +60,7 @@ void SplicedFlows::adopt(SplicedFlow owned) {
     flow->sides[side].written_base = base;
   }
   if (const auto side = datapath_.flow_side(owned.sockets.client_cookie)) flow->created_ns = side->created_ns;
+  const std::array<std::uint64_t, 2> owned_cookies{owned.sockets.client_cookie, owned.sockets.backend_cookie};
   flow->owned = std::move(owned);
 
   std::lock_guard lock(mutex_);
@@ -74,6 +75,16 @@ void SplicedFlows::adopt(SplicedFlow owned) {
     by_cookie_[flow->sides[side].cookie] = {id, side};
   }
   flows_.emplace(id, std::move(flow));
+  // The verdict runs from the splice on, before this call: a backend streaming behind its 101
+  // can make it hold or pause the flow at the first kick, and on_hold_event()/on_pause_event()
+  // drop events of cookies not adopted yet. Take them from the verdict's state instead (under
+  // mutex_, as the events are: one that comes later finds the flow and changes nothing twice).
+  for (const std::uint64_t cookie : owned_cookies) {
+    if (const auto state = datapath_.flow_side(cookie); state && state->holding)
+      on_hold_event(cookie);
+    else if (state && state->pausing)
+      on_pause_event(cookie);
+  }
 }
 
 std::size_t SplicedFlows::size() const {
