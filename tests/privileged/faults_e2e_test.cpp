@@ -6,6 +6,7 @@
 #include "harness/netns.h"
 #include "datapath/map_keys.h"
 #include "datapath/map_names.h"
+#include "wsteer_abi.h"
 #include "demo/pattern.h"
 #include "harness/privileges.h"
 #include "harness/ws_client.h"
@@ -62,6 +63,16 @@ long attached_verdicts(const std::filesystem::path& bpffs) {
   const int err = bpf_prog_query(fd, BPF_SK_SKB_VERDICT, 0, &flags, ids, &count);
   ::close(fd);
   return err ? -1 : static_cast<long>(count);
+}
+
+// wsteer_connections_total{result="unavailable",reason=`reason`}, whatever the label order.
+double unavailable(const std::map<std::string, double>& metrics, const std::string& reason) {
+  double sum = 0;
+  for (const auto& [key, value] : metrics)
+    if (key.rfind("wsteer_connections_total{", 0) == 0 && key.find("result=\"unavailable\"") != std::string::npos &&
+        key.find("reason=\"" + reason + "\"") != std::string::npos)
+      sum += value;
+  return sum;
 }
 
 // A flow echoing Pattern messages back to back until `stop`, checking each one: what a surviving
@@ -330,6 +341,131 @@ TEST_F(FaultsE2E, EndpointChurnUnderLoad) {
   EXPECT_TRUE(wait_for([&] { return agent_->flow_map_entries() == 0; }, 3s)) << agent_->flow_map_entries();
   EXPECT_TRUE(wait_for([&] { return agent_->process().open_fds() <= fds_before + 2; }, 3s))
       << agent_->process().open_fds() << " descriptors, " << fds_before << " before";
+}
+
+// A client that vanishes without a FIN (its link goes down: nothing it sent or would answer
+// arrives any more). With keepalive 1 s idle, 1 s interval, 2 probes and a 3 s user timeout,
+// the agent's idle flows end after about 3 s (keepalive) and the flows it was streaming to after
+// about 3 s of unacknowledged bytes (TCP_USER_TIMEOUT): both sockets closed, the maps emptied,
+// the descriptors back to the baseline.
+TEST_F(FaultsE2E, ClientVanishingWithoutFinEndsItsFlowsWithinTheTimeouts) {
+  start(1, {"--tcp-keepalive-idle", "1", "--tcp-keepalive-interval", "1", "--tcp-keepalive-count", "2",
+            "--tcp-user-timeout", "3"});
+  const auto fds_before = fd_baseline();
+  std::vector<Connected> open;
+  client(20s, [&]() -> awaitable<void> {
+    for (int i = 0; i < 6; ++i) open.push_back(co_await connect_ws(agent_->host(), AgentUnderTest::kPort));
+    for (int i = 0; i < 2; ++i) {  // two flows with the backend streaming to the client
+      open[i].ws->text(true);
+      co_await open[i].ws->async_write(asio::buffer(std::string("stream 500000000")), use_awaitable);
+      beast::flat_buffer in;
+      co_await open[i].ws->async_read(in, use_awaitable);
+    }
+  });
+  ASSERT_EQ(agent_->flow_map_entries(), 12u);
+  const auto vanished = std::chrono::steady_clock::now();
+  run("ip -n " + topology_->client_ns() + " link set vc down");
+  const bool ended = wait_for([&] { return agent_->flow_map_entries() == 0; }, 15s);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - vanished);
+  std::cerr << "flows of the vanished client ended after " << took.count() << " ms\n";
+  EXPECT_TRUE(ended) << agent_->flow_map_entries() << " wsteer_flows entries left";
+  EXPECT_GE(took, 2500ms) << "ended before keepalive could have given up";
+  EXPECT_LT(took, 8s);
+  EXPECT_EQ(metric_sum(agent_->metrics(), "wsteer_connections_active"), 0);
+  EXPECT_TRUE(wait_for([&] { return agent_->process().open_fds() <= fds_before + 2; }, 3s))
+      << agent_->process().open_fds() << " descriptors, " << fds_before << " before";
+  run("ip -n " + topology_->client_ns() + " link set vc up");
+  open.clear();  // their resets meet no socket on the agent's side
+  client(10s, [&]() -> awaitable<void> {
+    auto c = co_await connect_ws(agent_->host(), AgentUnderTest::kPort);
+    EXPECT_EQ(co_await round_trip(*c.ws, "back"), "back");
+    co_await c.ws->async_close(websocket::close_code::normal, use_awaitable);
+  });
+}
+
+// wsteer_flows full (filled here with entries of cookies no socket has): a new client gets a 503
+// with Retry-After, an HTTP answer rather than a reset, counted as
+// wsteer_connections_total{result="unavailable",reason="flows_full"}; established flows and the
+// agent carry on, and the next client after room came back is spliced.
+TEST_F(FaultsE2E, FullFlowMapAnswers503AndServesAgainOnceThereIsRoom) {
+  start(1);
+  std::vector<Connected> open;
+  client(10s, [&]() -> awaitable<void> { open.push_back(co_await connect_ws(agent_->host(), AgentUnderTest::kPort)); });
+  const int flows = bpf_obj_get((agent_->bpffs() / datapath::map_names::flows).c_str());
+  ASSERT_GE(flows, 0);
+  std::vector<std::uint64_t> fillers;
+  wsteer_flow_side filler{};
+  for (std::uint64_t key = ~0ULL; fillers.size() < WSTEER_MAX_FLOW_SOCKETS; --key) {  // no socket has these cookies
+    if (bpf_map_update_elem(flows, &key, &filler, BPF_NOEXIST) != 0) break;
+    fillers.push_back(key);
+  }
+  EXPECT_EQ(fillers.size() + 2, static_cast<std::size_t>(WSTEER_MAX_FLOW_SOCKETS)) << "the map is full";
+  const auto reply = http_exchange(topology_->client_ns(), agent_->host(), AgentUnderTest::kPort,
+                                   "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                   "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+  EXPECT_EQ(reply.status, 503) << reply.body;
+  EXPECT_EQ(reply.header("Retry-After"), "1");
+  EXPECT_EQ(unavailable(agent_->metrics(), "flows_full"), 1);
+  client(10s, [&]() -> awaitable<void> {  // the established flow is untouched
+    const auto msg = Pattern(3).next(50000);
+    EXPECT_EQ(co_await round_trip(*open[0].ws, msg, true), msg);
+  });
+  for (auto key : fillers) bpf_map_delete_elem(flows, &key);
+  ::close(flows);
+  client(10s, [&]() -> awaitable<void> {
+    auto c = co_await connect_ws(agent_->host(), AgentUnderTest::kPort);
+    EXPECT_EQ(co_await round_trip(*c.ws, "room again"), "room again");
+    co_await c.ws->async_close(websocket::close_code::normal, use_awaitable);
+    co_await open[0].ws->async_close(websocket::close_code::normal, use_awaitable);
+  });
+  EXPECT_TRUE(wait_for([&] { return agent_->flow_map_entries() == 0; }, 3s)) << agent_->flow_map_entries();
+}
+
+// The agent out of descriptors (its RLIMIT_NOFILE lowered while it runs): a client it cannot
+// serve gets a 503 with Retry-After (from the listener, which keeps 32 descriptors in reserve, or
+// from the session when the backend socket cannot be made), counted as
+// wsteer_connections_total{result="unavailable",reason="descriptors"}; the agent does not crash,
+// its flows go on, and it serves again once the limit is raised.
+TEST_F(FaultsE2E, OutOfDescriptorsAnswers503AndServesAgainOnceThereAreSome) {
+  start(1);
+  const auto fds_before = fd_baseline();
+  const auto pid = std::to_string(agent_->process().pid());
+  run("prlimit --pid " + pid + " --nofile=" + std::to_string(fds_before + 32 + 8) + ":");  // soft only; 32: the reserve
+  std::vector<Connected> open;
+  client(20s, [&]() -> awaitable<void> {
+    for (int i = 0; i < 10; ++i) {
+      try {
+        open.push_back(co_await connect_ws(agent_->host(), AgentUnderTest::kPort));
+      } catch (const std::exception&) {
+        break;
+      }
+    }
+  });
+  EXPECT_LT(open.size(), 10u) << "the lowered limit did not bite";
+  const std::string upgrade =
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+  for (int i = 0; i < 3; ++i) {  // both ways of running out: accept() itself, or the backend socket
+    const auto reply = http_exchange(topology_->client_ns(), agent_->host(), AgentUnderTest::kPort, upgrade);
+    EXPECT_EQ(reply.status, 503) << "attempt " << i << ": " << reply.body;
+    EXPECT_EQ(reply.header("Retry-After"), "1");
+    EXPECT_EQ(reply.body, "descriptors\n");
+  }
+  EXPECT_FALSE(agent_->process().wait_exit(0ms).has_value()) << "the agent died";
+  client(10s, [&]() -> awaitable<void> {
+    for (std::size_t i = 0; i < open.size(); ++i) {
+      const auto msg = Pattern(40 + i).next(30000);
+      EXPECT_EQ(co_await round_trip(*open[i].ws, msg, true), msg) << "flow " << i;
+    }
+  });
+  run("prlimit --pid " + pid + " --nofile=4096:");
+  EXPECT_GE(unavailable(agent_->metrics(), "descriptors"), 3);
+  client(10s, [&]() -> awaitable<void> {
+    auto c = co_await connect_ws(agent_->host(), AgentUnderTest::kPort);
+    EXPECT_EQ(co_await round_trip(*c.ws, "descriptors again"), "descriptors again");
+    co_await c.ws->async_close(websocket::close_code::normal, use_awaitable);
+    for (auto& o : open) co_await o.ws->async_close(websocket::close_code::normal, use_awaitable);
+  });
 }
 
 }  // namespace
