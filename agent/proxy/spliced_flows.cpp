@@ -77,8 +77,9 @@ void SplicedFlows::adopt(SplicedFlow owned) {
   flows_.emplace(id, std::move(flow));
   // The verdict runs from the splice on, before this call: a backend streaming behind its 101
   // can make it hold or pause the flow at the first kick, and on_hold_event()/on_pause_event()
-  // drop events of cookies not adopted yet. Take them from the verdict's state instead (under
-  // mutex_, as the events are: one that comes later finds the flow and changes nothing twice).
+  // drop events of cookies not adopted yet. Take them from the verdict's state instead, under
+  // mutex_ as the events are. An event that still comes later finds the flow already relaying or
+  // paused and changes nothing, except that a HOLD is counted twice in holds_total_.
   for (const std::uint64_t cookie : owned_cookies) {
     if (const auto state = datapath_.flow_side(cookie); state && state->holding)
       on_hold_event(cookie);
