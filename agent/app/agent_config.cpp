@@ -37,6 +37,9 @@ struct Settings {
   // Plain HTTP (docs/http.md).
   std::optional<double> http_idle_timeout, http_response_timeout;
   std::optional<std::uint64_t> http_body_limit;
+  // Dead peers (proxy/tcp_liveness.h).
+  std::optional<unsigned> tcp_keepalive_idle, tcp_keepalive_interval, tcp_keepalive_count;
+  std::optional<double> tcp_user_timeout;
   // The scaler (docs/scaling.md).
   std::optional<std::string> pod_name, pod_namespace, peers_service, scaler_sync_period, scaler_lease_duration,
       scaler_renew_deadline, scaler_retry_period;
@@ -83,6 +86,10 @@ Settings read_yaml_settings(const YAML::Node& root, const std::string& origin) {
     else if (key == "log-format") take(s.log_format, v, "log-format");
     else if (key == "handshake-timeout") take(s.handshake_timeout, v, "handshake-timeout");
     else if (key == "connect-timeout") take(s.connect_timeout, v, "connect-timeout");
+    else if (key == "tcp-keepalive-idle") take(s.tcp_keepalive_idle, v, "tcp-keepalive-idle");
+    else if (key == "tcp-keepalive-interval") take(s.tcp_keepalive_interval, v, "tcp-keepalive-interval");
+    else if (key == "tcp-keepalive-count") take(s.tcp_keepalive_count, v, "tcp-keepalive-count");
+    else if (key == "tcp-user-timeout") take(s.tcp_user_timeout, v, "tcp-user-timeout");
     else if (key == "hash-key") {
       if (v.IsSequence()) {  // accept a YAML list as well as "a,b"
         std::string joined;
@@ -170,6 +177,10 @@ void merge(Settings& flags, const Settings& file) {
   fill(flags.balance_factor, file.balance_factor);
   fill(flags.handshake_timeout, file.handshake_timeout);
   fill(flags.connect_timeout, file.connect_timeout);
+  fill(flags.tcp_keepalive_idle, file.tcp_keepalive_idle);
+  fill(flags.tcp_keepalive_interval, file.tcp_keepalive_interval);
+  fill(flags.tcp_keepalive_count, file.tcp_keepalive_count);
+  fill(flags.tcp_user_timeout, file.tcp_user_timeout);
   fill(flags.maglev_size, file.maglev_size);
   fill(flags.splice_buffer_limit, file.splice_buffer_limit);
   fill(flags.http_idle_timeout, file.http_idle_timeout);
@@ -314,6 +325,20 @@ AgentConfig build(const Settings& s) {
   if (s.log_format) c.log_format = *s.log_format;
   if (s.handshake_timeout) c.proxy.handshake_timeout = to_ms(*s.handshake_timeout, "handshake-timeout");
   if (s.connect_timeout) c.proxy.connect_timeout = to_ms(*s.connect_timeout, "connect-timeout");
+  if (s.tcp_keepalive_idle) c.proxy.tcp_keepalive_idle = std::chrono::seconds(*s.tcp_keepalive_idle);
+  if (s.tcp_keepalive_interval) {
+    if (*s.tcp_keepalive_interval == 0) throw std::invalid_argument("tcp-keepalive-interval must be >= 1 second");
+    c.proxy.tcp_keepalive_interval = std::chrono::seconds(*s.tcp_keepalive_interval);
+  }
+  if (s.tcp_keepalive_count) {
+    if (*s.tcp_keepalive_count == 0 || *s.tcp_keepalive_count > 127)
+      throw std::invalid_argument("tcp-keepalive-count must be 1..127");
+    c.proxy.tcp_keepalive_count = *s.tcp_keepalive_count;
+  }
+  if (s.tcp_user_timeout) {
+    if (*s.tcp_user_timeout < 0) throw std::invalid_argument("tcp-user-timeout must be >= 0 seconds");
+    c.proxy.tcp_user_timeout = std::chrono::milliseconds(static_cast<long long>(*s.tcp_user_timeout * 1000));
+  }
   if (s.hash_key) c.steering.hash_key = steering::parse_hash_key_list(*s.hash_key);
   if (s.sticky_cookie) c.steering.cookie.name = *s.sticky_cookie;
   if (s.cookie_secret_file) {
@@ -434,6 +459,12 @@ AgentConfig parse_agent_config(int argc, char** argv) {
   app.add_option("--log-format", flags.log_format, "plain|json (default plain)");
   app.add_option("--handshake-timeout", flags.handshake_timeout, "seconds a client has to send its request (default 10)");
   app.add_option("--connect-timeout", flags.connect_timeout, "seconds per backend connect attempt (default 3)");
+  app.add_option("--tcp-keepalive-idle", flags.tcp_keepalive_idle,
+                 "seconds a connection may be idle before TCP keepalive probes it (0 = no keepalive; default 60)");
+  app.add_option("--tcp-keepalive-interval", flags.tcp_keepalive_interval, "seconds between keepalive probes (default 10)");
+  app.add_option("--tcp-keepalive-count", flags.tcp_keepalive_count, "unanswered keepalive probes that end a connection (default 6)");
+  app.add_option("--tcp-user-timeout", flags.tcp_user_timeout,
+                 "seconds sent bytes may stay unacknowledged before the connection ends (TCP_USER_TIMEOUT; 0 = kernel's; default 120)");
   app.add_option("--hash-key", flags.hash_key, "key sources tried in order, e.g. query:room,sec-websocket-key");
   app.add_option("--sticky-cookie", flags.sticky_cookie, "name of the signed cookie naming the chosen backend");
   app.add_option("--cookie-secret-file", flags.cookie_secret_file, "file with the HMAC secret (or env WSTEER_COOKIE_SECRET)");

@@ -51,6 +51,8 @@ const std::vector<Outcome>& known_outcomes() {
       {Result::backend_rejected, "5xx"},
       {Result::unavailable, "no_backends"},
       {Result::unavailable, "all_full"},
+      {Result::unavailable, "flows_full"},  // wsteer_flows has no room (proxy/session.cpp)
+      {Result::unavailable, "descriptors"},  // the agent hit RLIMIT_NOFILE (proxy/listener.cpp, session.cpp)
       {Result::aborted, "client_closed"},
       {Result::aborted, "splice_failed"},
       {Result::http, "none"},

@@ -28,11 +28,21 @@ std::uint64_t FlowTable::adopt(SplicedFlow owned) {
     end(flow);
     return id;
   }
+  // The verdict runs from the splice on, before this call, and a flow handed over by another agent
+  // had its events read there: a backend streaming behind its 101 (or a reader that was behind
+  // before the hand-off) may have the verdict holding or pausing a side already, and its event
+  // came before the flow was here to receive it. Take that state from the map instead. An event
+  // that still comes later finds the side relaying or paused and changes nothing, except that a
+  // hold may be counted twice in holds_total_.
   for (Side& s : flow.sides) {
     const auto side = ops_.flow_side(s.cookie());
-    if (side && side->held > s.relayed) {
-      spdlog::debug("adopted flow {}: {} held bytes to relay", id, side->held - s.relayed);
+    if (!side) continue;
+    if (side->holding || side->held > s.relayed) {
+      spdlog::debug("adopted flow {}: its {} side is held ({} bytes to relay)", id, side_name(s.index),
+                    side->held - std::min<std::uint64_t>(side->held, s.relayed));
       on_hold(s);
+    } else if (side->pausing) {
+      on_pause(s);
     }
   }
   refresh(flow);

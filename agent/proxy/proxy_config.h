@@ -27,6 +27,13 @@ struct ProxyConfig {
   std::chrono::milliseconds http_response_timeout{60'000};  // backend's response head (504); above
                                                             // socket.io's long-poll (25 s ping)
   std::uint64_t http_body_limit = 64 * 1024 * 1024;         // larger request bodies get 413; 0: none
+  // Dead peers (proxy/tcp_liveness.h), on the client's and the backend's socket: keepalive probes
+  // after this much idle time (0: no keepalive), every interval, `count` of them; sent bytes (probes
+  // included) unacknowledged this long end the connection (0: the kernel's ~15 min retransmissions).
+  std::chrono::seconds tcp_keepalive_idle{60};
+  std::chrono::seconds tcp_keepalive_interval{10};
+  unsigned tcp_keepalive_count = 6;
+  std::chrono::milliseconds tcp_user_timeout{120'000};
 };
 
 }  // namespace wsteer::proxy

@@ -6,6 +6,7 @@
 #include "proxy/http_headers.h"
 #include "proxy/http_proxy.h"
 #include "proxy/splice_handoff.h"
+#include "proxy/tcp_liveness.h"
 #include "proxy/userspace_relay.h"
 
 #include <boost/asio/as_tuple.hpp>
@@ -149,6 +150,7 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   XdpSourceSlot source_slot(ctx, client_socket, client_endpoint.address());
   const auto client_name = describe(client_endpoint);
   set_nodelay(client_socket);
+  apply_tcp_liveness(client_socket.native_handle(), cfg);
   beast::tcp_stream client(std::move(client_socket));
 
   // 1. The client's request: bounded in size and in time (a slow client is closed).
@@ -203,6 +205,13 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
       chosen = &candidate;
       break;
     }
+    if (connect_ec == asio::error::no_descriptors || connect_ec == boost::system::errc::too_many_files_open_in_system) {
+      // The agent is out of descriptors, the backend is fine: not a connect failure of its own.
+      finish(ctx, spdlog::level::warn, Result::unavailable, "descriptors", client_name,
+             "no descriptor for the backend connection: " + connect_ec.message());
+      co_await send_error(client, http::status::service_unavailable, "descriptors");
+      co_return;
+    }
     // About the backend, not the connection (which may still succeed on the next candidate);
     // wsteer_backend_connect_failures_total counts it through on_connect_failed().
     spdlog::warn("backend {} ({}:{}) connect failed: {}", candidate.name, candidate.address.to_string(),
@@ -217,6 +226,7 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
     co_return;
   }
   set_nodelay(backend.socket());
+  apply_tcp_liveness(backend.socket().native_handle(), cfg);
   BackendLease lease(ctx.steering, chosen->id);
 
   // 4. Relay the request, then any bytes the client sent after it, and read the answer.
@@ -279,6 +289,14 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   if (ctx.datapath) {
     auto begun = SpliceHandoff::begin(*ctx.datapath, client_sock, backend_sock,
                                       {chosen->id, mapped_v6(client_endpoint.address()), client_endpoint.port()});
+    if (!begun && begun.error() == boost::system::errc::argument_list_too_long) {
+      // wsteer_flows is full (a hash map answers E2BIG): the node is at capacity, not broken.
+      // The client gets a 503 with Retry-After, as when every backend is full.
+      finish(ctx, spdlog::level::warn, Result::unavailable, "flows_full", client_name,
+             "wsteer_flows has no room for another flow");
+      co_await send_error(client_sock, http::status::service_unavailable, "flows_full");
+      co_return;
+    }
     if (!begun) {
       finish(ctx, spdlog::level::warn, Result::backend_error, "splice_failed", client_name,
              "cannot make the sockets redirect targets: " + begun.error().message());

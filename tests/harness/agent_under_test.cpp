@@ -84,12 +84,22 @@ AgentUnderTest::AgentUnderTest(const Topology& topology, const TempDir& dir, con
                                 "--datapath", datapath,
                                 "--shutdown-grace", "5"});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  process_ = std::make_unique<Process>(topology.agent_ns(), argv,
-                                       (dir.path() / ("agent-" + bpffs_.filename().string() + ".log")).string());
+  argv_ = std::move(argv);
+  log_ = dir.path() / ("agent-" + bpffs_.filename().string() + ".log");
+  start();
+}
+
+void AgentUnderTest::restart() {
+  process_.reset();
+  start();
+}
+
+void AgentUnderTest::start() {
+  process_ = std::make_unique<Process>(topology_.agent_ns(), argv_, log_.string());
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (;;) {
     try {
-      if (http_exchange(topology.agent_ns(), host_, kMetricsPort, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").status == 200) break;
+      if (http_exchange(topology_.agent_ns(), host_, kMetricsPort, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").status == 200) break;
     } catch (const std::exception&) {
     }
     if (process_->wait_exit(std::chrono::milliseconds(0)) || std::chrono::steady_clock::now() > deadline)

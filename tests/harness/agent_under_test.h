@@ -64,12 +64,18 @@ class AgentUnderTest {
   std::filesystem::path control_socket() const;
   const std::string& host() const { return host_; }
   std::size_t flow_map_entries() const;  // entries in the pinned wsteer_flows
+  // Starts the agent again with the same arguments and pin folder (after it was killed) and waits
+  // until it is ready.
+  void restart();
 
  private:
   const Topology& topology_;
   std::filesystem::path endpoints_file_;
   std::filesystem::path bpffs_;
+  void start();
   std::string host_;
+  std::vector<std::string> argv_;
+  std::filesystem::path log_;
   std::unique_ptr<Process> process_;
 };
 

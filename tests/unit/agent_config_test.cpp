@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -275,6 +276,28 @@ TEST(AgentConfigFromYaml, BuildsWhatTheFileWouldAndThrowsOnBadInput) {
   EXPECT_THROW(agent_config_from_yaml("hash-key: [query:room, {a: 1}]\n"), std::invalid_argument);
   EXPECT_THROW(agent_config_from_yaml("listen: [unclosed\n"), std::invalid_argument);
   EXPECT_THROW(agent_config_from_yaml("- a list\n"), std::invalid_argument);
+}
+
+// Dead-peer detection (issue 14): keepalive on by default (60 s idle, 10 s, 6 probes, 120 s user
+// timeout), each from a flag or a YAML key, 0 idle turning keepalive off; bad values exit 2.
+TEST_F(AgentConfigTest, TcpKeepaliveAndUserTimeout) {
+  const auto d = parse({"--listen", "0.0.0.0:8080", "--endpoints-file", "/e"});
+  EXPECT_EQ(d.proxy.tcp_keepalive_idle, std::chrono::seconds(60));
+  EXPECT_EQ(d.proxy.tcp_keepalive_interval, std::chrono::seconds(10));
+  EXPECT_EQ(d.proxy.tcp_keepalive_count, 6u);
+  EXPECT_EQ(d.proxy.tcp_user_timeout, std::chrono::milliseconds(120000));
+  const auto yaml = write("k.yaml", "tcp-keepalive-idle: 30\ntcp-keepalive-count: 3\ntcp-user-timeout: 2.5\n");
+  const auto c = parse({"--config", yaml, "--listen", "0.0.0.0:8080", "--endpoints-file", "/e", "--tcp-keepalive-interval", "2"});
+  EXPECT_EQ(c.proxy.tcp_keepalive_idle, std::chrono::seconds(30));
+  EXPECT_EQ(c.proxy.tcp_keepalive_interval, std::chrono::seconds(2));
+  EXPECT_EQ(c.proxy.tcp_keepalive_count, 3u);
+  EXPECT_EQ(c.proxy.tcp_user_timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(parse({"--listen", "0.0.0.0:8080", "--endpoints-file", "/e", "--tcp-keepalive-idle", "0"}).proxy.tcp_keepalive_idle,
+            std::chrono::seconds(0));
+  EXPECT_EXIT(parse({"--listen", "0.0.0.0:8080", "--endpoints-file", "/e", "--tcp-keepalive-count", "0"}),
+              ::testing::ExitedWithCode(2), "tcp-keepalive-count must be 1..127");
+  EXPECT_EXIT(parse({"--listen", "0.0.0.0:8080", "--endpoints-file", "/e", "--tcp-keepalive-interval", "0"}),
+              ::testing::ExitedWithCode(2), "tcp-keepalive-interval must be >= 1 second");
 }
 
 }  // namespace

@@ -112,7 +112,7 @@ bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1 || errno != EBADF; }
 class FlowTableTest : public ::testing::Test {
  protected:
   // A flow as the splice hand-off leaves it: both sockets in the maps, nothing moved yet.
-  std::uint64_t adopt() {
+  std::uint64_t adopt(const wsteer_flow_side& client_state = {}) {
     SplicedFlow flow;
     flow.active = ActiveConnection(active_);
     flow.client = UniqueFd(::eventfd(0, EFD_CLOEXEC));
@@ -123,7 +123,7 @@ class FlowTableTest : public ::testing::Test {
     flow.client_written_base = kBase;
     flow.backend_written_base = kBase;
     for (int fd : {client_fd_, backend_fd_}) ops_.sockets[fd].written = ops_.sockets[fd].acked = kBase;
-    ops_.sides[kClientCookie] = wsteer_flow_side{};
+    ops_.sides[kClientCookie] = client_state;
     ops_.sides[kBackendCookie] = wsteer_flow_side{};
     return id_ = table_.adopt(std::move(flow));
   }
@@ -195,6 +195,27 @@ TEST_F(FlowTableTest, BothSidesFinishedEndsTheFlowAndEverythingItHeld) {
   EXPECT_FALSE(is_open(backend_fd_));
   EXPECT_EQ(active_.Value(), 0) << "wsteer_connections_active still counts the flow";
   EXPECT_FALSE(table_.busy());
+}
+
+TEST_F(FlowTableTest, AFlowTheVerdictHeldBeforeItWasAdoptedIsRelayedWithoutWaitingForAnEvent) {
+  // A backend streaming behind its 101 can make the verdict hold before the flow reaches the
+  // table; the HOLD event came when nobody knew the cookie.
+  wsteer_flow_side held{};
+  held.holding = 1;
+  held.held = 4;
+  adopt(held);
+  EXPECT_TRUE(client().interest.readable) << "held bytes nobody relays: the flow would stall for good";
+  client().readable = {'h', 'e', 'l', 'd'};
+  table_.tick();
+  EXPECT_EQ(backend().sent, "held");
+}
+
+TEST_F(FlowTableTest, AFlowTheVerdictPausedBeforeItWasAdoptedIsPaused) {
+  wsteer_flow_side pausing{};
+  pausing.pausing = 1;
+  adopt(pausing);
+  EXPECT_EQ(client().rcvlowat, (1u << 20) / 4);
+  EXPECT_TRUE(table_.busy()) << "a paused side must be looked at until it can resume";
 }
 
 TEST_F(FlowTableTest, AnErrorEndsBothSidesAtOnceAndLaterEventsOfThePassAreHarmless) {

@@ -39,6 +39,10 @@ workers: {{ int .Values.workers }}
 shutdown-grace: {{ .Values.shutdownGrace }}
 handshake-timeout: {{ .Values.handshakeTimeout }}
 connect-timeout: {{ .Values.connectTimeout }}
+tcp-keepalive-idle: {{ int .Values.tcpKeepaliveIdle }}
+tcp-keepalive-interval: {{ int .Values.tcpKeepaliveInterval }}
+tcp-keepalive-count: {{ int .Values.tcpKeepaliveCount }}
+tcp-user-timeout: {{ .Values.tcpUserTimeout }}
 log-level: {{ .Values.logLevel }}
 log-format: {{ .Values.logFormat }}
 {{- with .Values.hashKey }}
