@@ -151,10 +151,12 @@ Agent::Agent(const AgentConfig& config)
                    if (admin_) admin_->stop();
                    control_.stop();
                  }}) {
-  if (config_.takeover) takeover_ = HandoffReceiver::connect(control_path_);
+  if (config_.takeover) takeover_ = HandoffReceiver::connect(control_path_, config_.xdp.enabled());
   build_datapath();
   // The XDP front door, before any listener accepts: its connection counts must see every client.
-  if (config_.xdp.enabled()) xdp_ = std::make_unique<XdpFrontDoor>(config_, metrics_, datapath_.get());
+  if (config_.xdp.enabled())
+    xdp_ = std::make_unique<XdpFrontDoor>(config_, metrics_, datapath_.get(), takeover_ && takeover_->xdp_handed_over());
+  if (takeover_) handoff_fail_point("receiver-after-xdp");
   build_kubernetes();
   build_services();
   build_metrics();
@@ -274,7 +276,7 @@ void Agent::build_control_server() {
 // The old agent's side of a hand-off: a successor's "takeover" on the control socket.
 void Agent::build_handoff_sender() {
   handoff_ = std::make_unique<HandoffSender>(HandoffSource{
-      datapath_.get(), spliced_.get(), config_.shutdown_grace, [this] { return pause_listeners(); },
+      datapath_.get(), spliced_.get(), xdp_.get(), config_.shutdown_grace, [this] { return pause_listeners(); },
       [this] {
         for (auto& s : services_) s->listener().resume();
       },
@@ -331,11 +333,16 @@ void Agent::take_over() {
     try {
       takeover_->receive_flows([this](const boost::json::object& meta, UniqueFd client, UniqueFd backend) {
         if (!spliced_) throw std::runtime_error("this agent runs the userspace datapath: spliced flows cannot be adopted");
-        spliced_->adopt(rebuild_flow(meta, std::move(client), std::move(backend), services_, metrics_));
+        auto flow = rebuild_flow(meta, std::move(client), std::move(backend), services_, metrics_);
+        if (xdp_) xdp_->conns()->adopted(flow.sockets.client_cookie, flow.client.get());
+        spliced_->adopt(std::move(flow));
       });
       if (datapath_) datapath_->confirm_adoption();  // the pins and the attachment are ours now
+      if (xdp_) xdp_->confirm_adoption();
     } catch (const std::exception& e) {
       spdlog::error("hand-off: {} ({} flows adopted)", e.what(), takeover_->adopted());
+      // If the old agent died, the flows it had not sent yet died with it: their entries go.
+      if (spliced_) spliced_->sweep_orphans_later();
     }
     for (auto& s : services_) s->listener().resume();
   });

@@ -15,7 +15,7 @@
 namespace wsteer::app {
 namespace json = boost::json;
 
-std::unique_ptr<HandoffReceiver> HandoffReceiver::connect(const std::filesystem::path& control_socket) {
+std::unique_ptr<HandoffReceiver> HandoffReceiver::connect(const std::filesystem::path& control_socket, bool xdp) {
   UniqueFd socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -31,12 +31,12 @@ std::unique_ptr<HandoffReceiver> HandoffReceiver::connect(const std::filesystem:
     }
     throw std::runtime_error("--takeover: connect to " + path + ": " + std::strerror(errno));
   }
-  return std::make_unique<HandoffReceiver>(std::move(socket));
+  return std::make_unique<HandoffReceiver>(std::move(socket), xdp);
 }
 
-HandoffReceiver::HandoffReceiver(UniqueFd connected) : socket_(std::move(connected)) {
+HandoffReceiver::HandoffReceiver(UniqueFd connected, bool xdp) : socket_(std::move(connected)) {
   admin::set_handoff_timeout(socket_.get(), std::chrono::seconds(10));
-  admin::send_handoff(socket_.get(), {{"command", "takeover"}, {"abi", datapath::SpliceDatapath::abi_version()}});
+  admin::send_handoff(socket_.get(), {{"command", "takeover"}, {"abi", datapath::SpliceDatapath::abi_version()}, {"xdp", xdp}});
   auto reply = admin::receive_handoff(socket_.get());
   const auto* ok = reply.body.if_contains("ok");
   if (!ok || !ok->is_bool() || !ok->as_bool()) {
@@ -53,6 +53,7 @@ HandoffReceiver::HandoffReceiver(UniqueFd connected) : socket_(std::move(connect
     core::add_inherited_socket(std::string(key.as_string()), std::move(reply.fds[i]));
   }
   if (const auto* pid = reply.body.if_contains("pid"); pid && pid->is_number()) old_pid_ = pid->to_number<int>();
+  if (const auto* x = reply.body.if_contains("xdp"); x && x->is_bool()) xdp_handed_over_ = x->as_bool();
   spdlog::info("taking over from agent pid {}: {} listening sockets received", old_pid_, reply.fds.size());
 }
 
@@ -74,6 +75,7 @@ void HandoffReceiver::receive_flows(const Adopt& adopt) {
       spdlog::info("hand-off done: {} flows adopted from agent pid {}", adopted_.load(), old_pid_);
       return;
     }
+    if (adopted_ > 0) handoff_crash_point("receiver-after-first-batch");  // owning the first batch's flows
     const auto* flows = message.body.if_contains("flows");
     if (!flows || !flows->is_array() || flows->as_array().size() * 2 != message.fds.size())
       throw std::runtime_error("hand-off: malformed batch (flows and descriptors do not match)");

@@ -22,8 +22,9 @@ class HandoffReceiver {
   // Null when no agent listens on the control socket (nothing to take over: a fresh start, e.g.
   // the first pod on a node). Throws std::runtime_error with the old agent's reason when it
   // refuses (e.g. another map layout version) or the exchange fails.
-  static std::unique_ptr<HandoffReceiver> connect(const std::filesystem::path& control_socket);
-  explicit HandoffReceiver(UniqueFd connected);
+  // `xdp`: this agent runs the XDP guard (the old agent then hands its guard over too).
+  static std::unique_ptr<HandoffReceiver> connect(const std::filesystem::path& control_socket, bool xdp);
+  HandoffReceiver(UniqueFd connected, bool xdp);
 
   // Takes one flow: its metadata (describe_flow) and both descriptors. Throws if it cannot.
   using Adopt = std::function<void(const boost::json::object& meta, UniqueFd client, UniqueFd backend)>;
@@ -36,10 +37,13 @@ class HandoffReceiver {
 
   std::size_t adopted() const { return adopted_.load(); }
   int old_pid() const { return old_pid_; }
+  // The old agent hands its XDP guard over (it let go of the guard's lock): adopt its maps and links.
+  bool xdp_handed_over() const { return xdp_handed_over_; }
 
  private:
   UniqueFd socket_;
   int old_pid_ = 0;
+  bool xdp_handed_over_ = false;
   std::atomic<std::size_t> adopted_{0};
 };
 

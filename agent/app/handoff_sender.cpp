@@ -81,13 +81,18 @@ void HandoffSender::run(int socket_fd, json::object request) {
     return;
   }
 
-  spdlog::info("takeover requested: handing over listeners and flows");
+  // The XDP guard goes with the rest when the successor runs one too; otherwise ours stays until
+  // we exit (and detaches then).
+  const auto* wants_xdp = request.if_contains("xdp");
+  XdpFrontDoor* const xdp = source_.xdp && wants_xdp && wants_xdp->is_bool() && wants_xdp->as_bool() ? source_.xdp : nullptr;
+  spdlog::info("takeover requested: handing over listeners{} and flows", xdp ? ", the XDP guard" : "");
   auto& flows = source_.spliced;
   std::vector<proxy::SplicedFlow> unacked;  // sent, not acknowledged: ours again if it fails
   std::size_t handed = 0;
   const auto listeners = source_.pause_listeners();
   try {
     if (source_.datapath) source_.datapath->release_lock();
+    if (xdp) xdp->release_lock();
     json::array keys;
     std::vector<int> fds;
     for (const auto& l : listeners) {
@@ -95,7 +100,8 @@ void HandoffSender::run(int socket_fd, json::object request) {
       fds.push_back(l.fd.get());
     }
     admin::send_handoff(socket.get(),
-                        {{"ok", true}, {"abi", ours}, {"pid", ::getpid()}, {"listeners", std::move(keys)}}, fds);
+                        {{"ok", true}, {"abi", ours}, {"pid", ::getpid()}, {"xdp", xdp != nullptr}, {"listeners", std::move(keys)}},
+                        fds);
     handoff_crash_point("sender-after-listeners");
     admin::set_handoff_timeout(socket.get(), kAckTimeout);
     expect_ack(socket.get(), "the listeners and maps");  // it adopted the maps and listens
@@ -119,6 +125,9 @@ void HandoffSender::run(int socket_fd, json::object request) {
         if (handed > 0) handoff_crash_point("sender-mid-flows");
         expect_ack(socket.get(), "a batch of flows");
         handed += n;
+        // Their clients count in the successor's XDP connection counts now.
+        if (xdp)
+          for (std::size_t i = 0; i < n; ++i) xdp->conns()->forget(unacked[i].sockets.client_cookie);
         // Acknowledged: the successor owns the first n. Destroying ours closes only our
         // descriptors (the sockets and their map entries live on in the successor) and ends our
         // own counts (steering, gauge).
@@ -131,6 +140,7 @@ void HandoffSender::run(int socket_fd, json::object request) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     const std::size_t left = flows ? flows->size() : 0;
+    if (xdp) xdp->stop_counting();  // the successor makes the counts exact once it is done
     admin::send_handoff(socket.get(), {{"done", true}, {"flows", handed}, {"left", left}});
     expect_ack(socket.get(), "the end of the hand-off");
   } catch (const std::exception& e) {
@@ -138,6 +148,8 @@ void HandoffSender::run(int socket_fd, json::object request) {
     if (flows) {
       flows->cancel_release();
       for (auto& f : unacked) flows->adopt(std::move(f));
+      // Flows the successor had taken die with it, if it dies: their map entries go in a moment.
+      if (handed > 0) flows->sweep_orphans_later();
     }
     if (source_.datapath) {
       try {
@@ -151,12 +163,20 @@ void HandoffSender::run(int socket_fd, json::object request) {
         spdlog::error("cannot take the pin folder's lock back: {}", le.what());
       }
     }
+    if (xdp) {
+      try {
+        xdp->reclaim();
+      } catch (const std::exception& xe) {
+        spdlog::error("cannot take the XDP guard back: {}", xe.what());
+      }
+    }
     source_.resume_listeners();
     busy_ = false;
     return;
   }
   spdlog::info("hand-off done: {} flows handed over, {} left to close", handed, flows ? flows->size() : 0);
   if (source_.datapath) source_.datapath->hand_over();
+  if (xdp) xdp->hand_over();
   source_.control_handed_over();
   source_.finished();
 }

@@ -7,6 +7,7 @@
 // before the end, everything not acknowledged is taken back and this agent keeps serving.
 #pragma once
 
+#include "app/xdp_front_door.h"
 #include "core/unique_fd.h"
 #include "datapath/splice_datapath.h"
 #include "proxy/spliced_flows.h"
@@ -30,6 +31,7 @@ struct HandoffListener {
 struct HandoffSource {
   datapath::SpliceDatapath* datapath = nullptr;  // null: userspace datapath (listeners only)
   proxy::SplicedFlows* spliced = nullptr;
+  XdpFrontDoor* xdp = nullptr;                   // null: no XDP guard (a successor with one starts it afresh)
   std::chrono::milliseconds grace{30000};        // how long handshakes and busy flows may take
   // Stops every service's accept loop (sockets stay open) and returns them, with the metrics and
   // control sockets; resume_listeners() undoes it when the hand-off fails.
@@ -58,9 +60,11 @@ class HandoffSender {
 };
 
 // Test hook (crash safety): WSTEER_TEST_HANDOFF_CRASH=<point> makes the named side _exit(99) at
-// that point of the hand-off ("sender-after-listeners", "sender-mid-flows", "receiver-mid-flows").
+// that point of the hand-off ("sender-after-listeners", "sender-mid-flows", "receiver-mid-flows",
+// "receiver-after-first-batch").
 void handoff_crash_point(const char* point);
-// The same hook, but the named point throws (a clean failure that unwinds): "receiver-after-maps".
+// The same hook, but the named point throws (a clean failure that unwinds): "receiver-after-maps",
+// "receiver-after-xdp".
 void handoff_fail_point(const char* point);
 
 }  // namespace wsteer::app

@@ -20,11 +20,12 @@ std::vector<prometheus::MetricFamily> xdp_families(const datapath::XdpCounters& 
   return {packets};
 }
 
-XdpFrontDoor::XdpFrontDoor(const AgentConfig& config, metrics::AgentMetrics& metrics, datapath::SpliceDatapath* splice) {
+XdpFrontDoor::XdpFrontDoor(const AgentConfig& config, metrics::AgentMetrics& metrics, datapath::SpliceDatapath* splice,
+                           bool adopt) {
   std::vector<std::uint16_t> ports;
   for (const auto& s : config.services)
     if (std::find(ports.begin(), ports.end(), s.listen.port()) == ports.end()) ports.push_back(s.listen.port());
-  guard_ = std::make_unique<datapath::XdpGuard>(config.bpffs, config.xdp, ports);
+  guard_ = std::make_unique<datapath::XdpGuard>(config.bpffs, config.xdp, ports, adopt);
   conns_ = std::make_unique<datapath::XdpConnCounts>(guard_->conns_fd());
   if (splice) splice->set_on_remove([counts = conns_.get()](const datapath::FlowSockets& flow) {
     counts->closed(flow.client_cookie);
@@ -36,6 +37,16 @@ XdpFrontDoor::XdpFrontDoor(const AgentConfig& config, metrics::AgentMetrics& met
                guard_->attachments().size(), config.xdp.syn_rate, config.xdp.syn_burst,
                config.xdp.max_conns_per_source ? std::to_string(config.xdp.max_conns_per_source) : "unlimited",
                config.xdp.deny.size(), config.xdp.allow.size(), guard_->pin_dir().string());
+}
+
+void XdpFrontDoor::confirm_adoption() {
+  guard_->confirm_adoption();
+  conns_->resync();
+}
+
+void XdpFrontDoor::reclaim() {
+  guard_->reclaim();
+  conns_->resync();
 }
 
 }  // namespace wsteer::app

@@ -19,9 +19,19 @@ class XdpFrontDoor {
  public:
   // Loads and attaches (throws with the interface or map on failure). With the splice datapath,
   // flows it removes are counted out of their source (`splice` may be null: userspace datapath).
-  XdpFrontDoor(const AgentConfig& config, metrics::AgentMetrics& metrics, datapath::SpliceDatapath* splice);
+  // `adopt` (hand-off, docs/handoff.md): take over the predecessor's guard (datapath::XdpGuard).
+  XdpFrontDoor(const AgentConfig& config, metrics::AgentMetrics& metrics, datapath::SpliceDatapath* splice,
+               bool adopt = false);
   datapath::XdpConnCounts* conns() { return conns_.get(); }
-  const datapath::XdpGuard& guard() const { return *guard_; }
+  datapath::XdpGuard& guard() { return *guard_; }
+  // Hand-off done, new agent: the pins and links are ours, the connection counts exact.
+  void confirm_adoption();
+  // Hand-off, old agent (HandoffSender): the successor may take the guard's lock; at the end the
+  // counts and then the pins and links are its; or, when it fails, all of it is ours again.
+  void release_lock() { guard_->release_lock(); }
+  void stop_counting() { conns_->stop_writing(); }
+  void hand_over() { guard_->hand_over(); }
+  void reclaim();
 
  private:
   std::unique_ptr<datapath::XdpGuard> guard_;

@@ -2,11 +2,16 @@
 
 #include <linux/magic.h>
 #include <sys/mount.h>
+#include <sys/file.h>
 #include <sys/statfs.h>
+#include <fcntl.h>
 
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <string>
+#include <system_error>
+#include <thread>
 
 namespace wsteer::datapath {
 namespace {
@@ -32,6 +37,18 @@ void ensure_bpffs(const std::filesystem::path& dir) {
   }
   throw std::runtime_error(parent.string() + " is not on a BPF filesystem (mount -t bpf bpf " +
                            sys_bpf.string() + ", or pick --bpffs under a bpffs mount)");
+}
+
+UniqueFd lock_pin_dir(const std::filesystem::path& dir, std::chrono::milliseconds wait) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw std::system_error(errno, std::generic_category(), "open " + dir.string());
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw std::runtime_error("another wsteer-agent is using " + dir.string() + " (pick another --bpffs folder)");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return fd;
 }
 
 }  // namespace wsteer::datapath

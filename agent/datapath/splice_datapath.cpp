@@ -9,13 +9,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
 #include <system_error>
-#include <thread>
 
 namespace wsteer::datapath {
 namespace {
@@ -36,24 +34,16 @@ void delete_cookie(int map_fd, std::uint64_t cookie, const char* map) {
     spdlog::warn("remove socket {} from {}: {}", cookie, map, std::strerror(errno));
 }
 
+// A socket is in a sockhash until it closes. From userspace a lookup answers with its cookie (an
+// 8-byte value) or ENOSPC (a 4-byte one): either way it is there; ENOENT: it is not.
+bool in_sockhash(int map_fd, std::uint64_t cookie) {
+  std::uint64_t value = 0;
+  return bpf_map_lookup_elem(map_fd, &cookie, &value) == 0 || errno != ENOENT;
+}
+
 std::function<void(SpliceDatapath&)>& constructed_hook() {
   static std::function<void(SpliceDatapath&)> hook;
   return hook;
-}
-
-// Holds an exclusive flock on the pin folder for the agent's lifetime, so a second agent
-// pointed at the same folder fails loudly instead of unpinning the first one's maps.
-// `wait`: how long to retry (a predecessor handing over drops its lock during the hand-off).
-UniqueFd lock_pin_dir(const std::filesystem::path& dir, std::chrono::milliseconds wait = {}) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) throw_bpf(errno, "open " + dir.string());
-  const auto deadline = std::chrono::steady_clock::now() + wait;
-  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (std::chrono::steady_clock::now() >= deadline)
-      throw std::runtime_error("another wsteer-agent is using " + dir.string() + " (pick another --bpffs folder)");
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return fd;
 }
 
 }  // namespace
@@ -217,6 +207,28 @@ void SpliceDatapath::remove(const FlowSockets& flow) {
     delete_cookie(bpf_map__fd(skel_->maps.wsteer_flows), cookie, "wsteer_flows");
     delete_cookie(bpf_map__fd(skel_->maps.wsteer_flow_ctl), cookie, "wsteer_flow_ctl");
   }
+}
+
+std::size_t SpliceDatapath::sweep_orphans(const std::function<bool(std::uint64_t)>& owned,
+                                          std::uint64_t made_before_ns) {
+  const int flows = bpf_map__fd(skel_->maps.wsteer_flows);
+  std::vector<std::uint64_t> orphans;
+  std::uint64_t cookie = 0, next = 0;
+  for (const void* prev = nullptr; bpf_map_get_next_key(flows, prev, &next) == 0; prev = &cookie) {
+    cookie = next;
+    wsteer_flow_side side{};
+    if (bpf_map_lookup_elem(flows, &cookie, &side) != 0) continue;  // removed meanwhile
+    if (side.created_ns >= made_before_ns || owned(cookie)) continue;
+    if (in_sockhash(bpf_map__fd(skel_->maps.wsteer_spliced), cookie) ||
+        in_sockhash(bpf_map__fd(skel_->maps.wsteer_targets), cookie))
+      continue;  // the socket lives: some agent's flow
+    orphans.push_back(cookie);
+  }
+  for (std::uint64_t c : orphans) {
+    delete_cookie(flows, c, "wsteer_flows");
+    delete_cookie(bpf_map__fd(skel_->maps.wsteer_flow_ctl), c, "wsteer_flow_ctl");
+  }
+  return orphans.size();
 }
 
 boost::system::error_code SpliceDatapath::set_flow_control(std::uint64_t cookie, std::uint64_t peer_written_base,

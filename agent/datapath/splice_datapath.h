@@ -87,6 +87,13 @@ class SpliceDatapath {
   boost::system::error_code splice(int fd, std::uint64_t cookie);
   // Forgets the flow (its sockets leave the sockhashes when their descriptors close).
   void remove(const FlowSockets& flow);
+  // After a hand-off failed or lost its other side (docs/handoff.md): the flows that died with the
+  // other agent left their wsteer_flows and wsteer_flow_ctl entries (the kernel takes a closed
+  // socket out of the sockhashes, nothing else). Removes the entries of every socket that is in
+  // neither sockhash (closed), was made before `made_before_ns` (CLOCK_MONOTONIC,
+  // wsteer_flow_side.created_ns) and that `owned` does not know; a live flow of another agent is
+  // never touched. Returns how many sockets' entries went.
+  std::size_t sweep_orphans(const std::function<bool(std::uint64_t cookie)>& owned, std::uint64_t made_before_ns);
   // Called (on the caller's thread) by every remove(): how the XDP guard's per-source connection
   // counts learn that a spliced flow ended. Set once, before flows start.
   void set_on_remove(std::function<void(const FlowSockets&)> observer) { on_remove_ = std::move(observer); }

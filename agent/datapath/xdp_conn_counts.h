@@ -20,6 +20,17 @@ class XdpConnCounts {
   explicit XdpConnCounts(int conns_map_fd) : fd_(conns_map_fd) {}
   void opened(std::uint64_t cookie, const boost::asio::ip::address& peer);
   void closed(std::uint64_t cookie);
+  // Hand-off, new agent: a flow adopted from the predecessor counts for its client's source
+  // (read from the socket). False if the socket has no peer any more (it is closing).
+  bool adopted(std::uint64_t cookie, int client_fd);
+  // Hand-off done: the map (the predecessor's, reused) says exactly what this agent counts; the
+  // predecessor's last writes and sources only it knew go.
+  void resync();
+  // Hand-off, old agent: a flow the successor now owns leaves our counts (the successor writes its
+  // source's count as it adopts it); stop_writing(): the map is the successor's from now on
+  // (resync() takes it back if the hand-off fails).
+  void forget(std::uint64_t cookie);
+  void stop_writing();
   std::size_t open_connections() const;
   std::uint32_t count(const wsteer_xdp_source& source) const;
 
@@ -30,6 +41,7 @@ class XdpConnCounts {
   void write(const wsteer_xdp_source& source, std::uint32_t n);  // under mutex_
 
   int fd_;
+  bool writing_ = true;
   mutable std::mutex mutex_;
   std::unordered_map<std::uint64_t, wsteer_xdp_source> by_cookie_;
   std::map<wsteer_xdp_source, std::uint32_t, Less> counts_;

@@ -2,6 +2,7 @@
 
 #include "datapath/bpffs.h"
 #include "datapath/libbpf_log.h"
+#include "datapath/pinned_maps_adopt.h"
 #include "datapath/xdp_attach_mode.h"
 #include "wsteer_xdp_guard.skel.h"
 
@@ -10,7 +11,6 @@
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -31,52 +31,79 @@ constexpr const char* kLinkPrefix = "link_";
 void XdpGuard::SkeletonDeleter::operator()(wsteer_xdp_guard* skel) const { wsteer_xdp_guard__destroy(skel); }
 
 XdpGuard::XdpGuard(const std::filesystem::path& bpffs, const XdpConfig& config,
-                   const std::vector<std::uint16_t>& ports)
-    : pin_dir_(xdp_pin_dir(bpffs)) {
+                   const std::vector<std::uint16_t>& ports, bool adopt)
+    : pin_dir_(xdp_pin_dir(bpffs)), config_(config), ports_(ports), tentative_(adopt) {
   validate_xdp_config(config);
   if (ports.empty() || ports.size() > WSTEER_XDP_MAX_PORTS)
     throw std::invalid_argument("XDP guard: between 1 and " + std::to_string(WSTEER_XDP_MAX_PORTS) + " listen ports");
   route_libbpf_log_to_spdlog();
   ensure_bpffs(bpffs);
   std::filesystem::create_directories(pin_dir_);
-  // One agent per folder: a second one would unpin the first one's links.
-  lock_.reset(::open(pin_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!lock_) fail(errno, "open " + pin_dir_.string());
-  if (::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0)
-    throw std::runtime_error("another wsteer-agent is using " + pin_dir_.string() + " (pick another --bpffs folder)");
+  // One agent per folder: a second one would unpin the first one's links. A predecessor handing
+  // over lets go of it once it has stopped accepting.
+  lock_ = lock_pin_dir(pin_dir_, adopt ? std::chrono::seconds(5) : std::chrono::milliseconds(0));
 
   try {
     skel_.reset(wsteer_xdp_guard__open());
     if (!skel_) fail(errno, "open the XDP guard's BPF skeleton");
+    if (adopt) reuse_pinned_maps(skel_->obj, pin_dir_);
     if (int err = wsteer_xdp_guard__load(skel_.get()); err)
       fail(err, "load the XDP guard (needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)");
     // Filled before any interface sees the program: it never runs with empty lists.
     fill_maps(config, ports);
-    pin_maps();
+    if (!adopt) pin_maps();  // adopt: the predecessor's pins name these maps; ours at confirm_adoption()
     for (const auto& name : config.interfaces) attach(name);
-    drop_stale_links(config);
+    if (!adopt) drop_stale_links();
   } catch (...) {
     release();  // the destructor does not run for a constructor that throws
     throw;
   }
 }
 
+void XdpGuard::confirm_adoption() {
+  if (!tentative_) return;
+  tentative_ = false;
+  pins_ = PinnedObjectMaps::adopt(skel_->obj, pin_dir_);
+  drop_stale_links();
+}
+
+void XdpGuard::reclaim() {
+  lock_ = lock_pin_dir(pin_dir_, std::chrono::seconds(5));
+  // The successor reused our maps and left their pins (it was tentative), but wrote its settings
+  // into them and may have put its program into our links.
+  fill_maps(config_, ports_);  // the successor wrote its settings into the shared maps
+  const int prog = bpf_program__fd(skel_->progs.wsteer_xdp_guard);
+  for (auto& a : attachments_) {
+    if (bpf_link_update(a.link.get(), prog, nullptr) != 0)
+      spdlog::error("XDP guard: cannot put our program back on {}: {}", a.interface, std::strerror(errno));
+    const auto pin = pin_dir_ / (kLinkPrefix + a.interface);
+    if (!std::filesystem::exists(pin) && bpf_obj_pin(a.link.get(), pin.c_str()) != 0)
+      spdlog::error("XDP guard: cannot pin {} again: {}", pin.string(), std::strerror(errno));
+  }
+}
+
 XdpGuard::~XdpGuard() { release(); }
 
 void XdpGuard::release() noexcept {
-  // Unpinning drops the pin's reference; closing ours destroys the link, which detaches.
+  // Unpinning drops the pin's reference; closing ours destroys the link, which detaches. Handed
+  // over (or adopting, not confirmed): the pins and the links they hold are the other agent's;
+  // only a link we made ourselves while adopting is undone.
+  const bool ours = !handed_over_ && !tentative_;
   for (auto& a : attachments_) {
     std::error_code ec;
-    std::filesystem::remove(pin_dir_ / (kLinkPrefix + a.interface), ec);
+    if (ours || (!handed_over_ && !a.took_over)) std::filesystem::remove(pin_dir_ / (kLinkPrefix + a.interface), ec);
     a.link.reset();
   }
   attachments_.clear();
-  pins_.reset();
+  if (ours) pins_.reset();
+  else pins_.release();
   skel_.reset();
-  std::error_code ec;
-  std::filesystem::remove(pin_dir_, ec);  // only if empty: a stale link pin of ours is never left
-  // The --bpffs folder too, if nothing else is in it (with --datapath userspace we created it).
-  std::filesystem::remove(pin_dir_.parent_path(), ec);
+  if (ours) {
+    std::error_code ec;
+    std::filesystem::remove(pin_dir_, ec);  // only if empty: a stale link pin of ours is never left
+    // The --bpffs folder too, if nothing else is in it (with --datapath userspace we created it).
+    std::filesystem::remove(pin_dir_.parent_path(), ec);
+  }
   lock_.reset();
 }
 
@@ -89,8 +116,23 @@ void XdpGuard::fill_maps(const XdpConfig& config, const std::vector<std::uint16_
   for (std::uint16_t port : ports)
     if (bpf_map_update_elem(bpf_map__fd(skel_->maps.wsteer_xdp_ports), &port, &one, BPF_ANY) != 0)
       fail(errno, "write wsteer_xdp_ports (port " + std::to_string(port) + ")");
-  for (const auto& c : config.deny) list(XdpList::deny).add(c, WSTEER_XDP_ORIGIN_CONFIG);
-  for (const auto& c : config.allow) list(XdpList::allow).add(c, WSTEER_XDP_ORIGIN_CONFIG);
+  // Reused maps (hand-off) hold the predecessor's settings: its ports and config entries that
+  // this config dropped go, after the new ones are in; wsteerctl's entries stay.
+  std::uint16_t port = 0, next = 0;
+  std::vector<std::uint16_t> dropped_ports;
+  for (const void* prev = nullptr; bpf_map_get_next_key(bpf_map__fd(skel_->maps.wsteer_xdp_ports), prev, &next) == 0;
+       prev = &port) {
+    port = next;
+    if (std::find(ports.begin(), ports.end(), port) == ports.end()) dropped_ports.push_back(port);
+  }
+  for (std::uint16_t p : dropped_ports) bpf_map_delete_elem(bpf_map__fd(skel_->maps.wsteer_xdp_ports), &p);
+  for (const auto which : {XdpList::deny, XdpList::allow}) {
+    const auto& wanted = which == XdpList::deny ? config.deny : config.allow;
+    for (const auto& c : wanted) list(which).add(c, WSTEER_XDP_ORIGIN_CONFIG);
+    for (const auto& e : list(which).entries())
+      if (e.origin == WSTEER_XDP_ORIGIN_CONFIG && std::find(wanted.begin(), wanted.end(), e.cidr) == wanted.end())
+        list(which).remove(e.cidr);
+  }
 }
 
 void XdpGuard::pin_maps() {
@@ -145,12 +187,12 @@ void XdpGuard::attach(const std::string& interface) {
   attachments_.push_back(std::move(a));
 }
 
-void XdpGuard::drop_stale_links(const XdpConfig& config) {
+void XdpGuard::drop_stale_links() {
   for (const auto& entry : std::filesystem::directory_iterator(pin_dir_)) {
     const auto name = entry.path().filename().string();
     if (name.rfind(kLinkPrefix, 0) != 0) continue;
     const auto interface = name.substr(std::strlen(kLinkPrefix));
-    if (std::find(config.interfaces.begin(), config.interfaces.end(), interface) != config.interfaces.end()) continue;
+    if (std::find(config_.interfaces.begin(), config_.interfaces.end(), interface) != config_.interfaces.end()) continue;
     spdlog::warn("XDP guard: {} is no longer in xdp-interfaces: detaching the previous agent's program", interface);
     std::filesystem::remove(entry.path());
   }

@@ -2,7 +2,9 @@
 // to each --xdp-interfaces interface through a bpf_link pinned in <bpffs>/xdp/link_<interface>.
 // The pin keeps the program attached if the agent dies; the next agent takes the pinned link over
 // (bpf_link_update swaps in its own program atomically, so the door never stands open). A clean
-// exit (the destructor) unpins everything, which detaches the program.
+// exit (the destructor) unpins everything, which detaches the program. On a hand-off (docs/handoff.md)
+// the successor reuses the predecessor's maps (lists, counters and connection counts carry over)
+// and swaps its program into the same links; the predecessor then leaves pins and links alone.
 #pragma once
 
 #include "core/unique_fd.h"
@@ -35,8 +37,21 @@ class XdpGuard {
  public:
   // `ports`: the agent's listen ports (the only traffic judged). Throws std::system_error or
   // std::runtime_error naming the interface or map on any failure; nothing stays attached then.
-  XdpGuard(const std::filesystem::path& bpffs, const XdpConfig& config, const std::vector<std::uint16_t>& ports);
-  ~XdpGuard();
+  // `adopt` (hand-off, new agent): reuse the maps a live predecessor pinned instead of replacing
+  // them, waiting briefly for its flock; tentative (nothing of the predecessor's is undone by our
+  // destructor) until confirm_adoption().
+  XdpGuard(const std::filesystem::path& bpffs, const XdpConfig& config, const std::vector<std::uint16_t>& ports,
+           bool adopt = false);
+  ~XdpGuard();  // detaches, unpins, removes the folder, unlocks (only closes descriptors after hand_over())
+
+  // Hand-off, old agent. release_lock(): the successor may take the folder's flock. hand_over():
+  // the successor's program runs in our links and its pins name our maps: leave both. reclaim():
+  // the hand-off failed: lock again, put our program back into every link, pin links and maps again.
+  void release_lock() { lock_.reset(); }
+  void hand_over() { handed_over_ = true; }
+  void reclaim();
+  // Hand-off, new agent: the pins and links are ours now; links of interfaces no longer configured go.
+  void confirm_adoption();
   XdpGuard(const XdpGuard&) = delete;
   XdpGuard& operator=(const XdpGuard&) = delete;
 
@@ -51,7 +66,7 @@ class XdpGuard {
   void fill_maps(const XdpConfig& config, const std::vector<std::uint16_t>& ports);
   void pin_maps();
   void attach(const std::string& interface);
-  void drop_stale_links(const XdpConfig& config);
+  void drop_stale_links();
   // Unpins and detaches what this object attached, unpins its maps, removes the folder if empty.
   void release() noexcept;
 
@@ -65,6 +80,10 @@ class XdpGuard {
   std::unique_ptr<wsteer_xdp_guard, SkeletonDeleter> skel_;
   PinnedObjectMaps pins_;
   std::vector<XdpAttachment> attachments_;
+  XdpConfig config_;                    // what fill_maps() writes, again after a failed hand-off
+  std::vector<std::uint16_t> ports_;
+  bool tentative_ = false;               // adopting, until confirm_adoption()
+  bool handed_over_ = false;
 };
 
 }  // namespace wsteer::datapath

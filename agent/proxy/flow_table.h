@@ -111,6 +111,8 @@ class FlowTable {
   void end_all();
 
   std::size_t size() const { return flows_.size() - ended_.size(); }
+  // Whether a socket (by cookie) belongs to a flow of this table.
+  bool owns(std::uint64_t cookie) const { return by_cookie_.contains(cookie); }
   // Counters, and bytes in the middle: two syscalls per socket, so not for every scrape
   // (SplicedFlows keeps a snapshot).
   SplicedFlowStats stats() const;

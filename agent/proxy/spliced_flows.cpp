@@ -112,6 +112,11 @@ void SplicedFlows::run() {
     }
     table_.tick();
     if (std::chrono::steady_clock::now() - middle_at_ >= kStatsPeriod) snapshot();
+    if (sweep_at_ && std::chrono::steady_clock::now() >= *sweep_at_) {
+      sweep_at_.reset();
+      const auto n = datapath_.sweep_orphans([this](std::uint64_t c) { return table_.owns(c); }, sweep_before_ns_);
+      spdlog::info("hand-off: removed the map entries of {} sockets whose flows died with the other agent", n);
+    }
   }
 }
 

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -54,6 +55,12 @@ class SplicedFlows {
   // The hand-off failed (the successor is gone): read wsteer_events again. Flows given back are
   // adopt()ed again by the caller.
   void cancel_release();
+  // The hand-off failed after the other agent had taken flows, or the other agent died: in
+  // kOrphanSweepDelay, the map entries of flows that died with it (made before now, owned by no
+  // flow here) are removed (SpliceDatapath::sweep_orphans). The delay lets a handshake splicing
+  // now join the table first.
+  void sweep_orphans_later();
+  static constexpr auto kOrphanSweepDelay = std::chrono::seconds(5);
 
   static constexpr auto kStatsPeriod = std::chrono::milliseconds(250);
 
@@ -77,6 +84,9 @@ class SplicedFlows {
   std::uint64_t read_counted_[2] = {0, 0};  // of FlowTable's read bytes, what metrics_ has seen
   bool stopping_ = false;
   bool events_detached_ = false;  // release_all() handed wsteer_events to a successor
+  // sweep_orphans_later(): when, and entries made before which CLOCK_MONOTONIC time.
+  std::optional<std::chrono::steady_clock::time_point> sweep_at_;
+  std::uint64_t sweep_before_ns_ = 0;
   std::thread thread_;
 };
 

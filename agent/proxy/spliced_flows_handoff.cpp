@@ -6,6 +6,7 @@
 #include <sys/epoll.h>
 
 #include <system_error>
+#include <time.h>
 
 namespace wsteer::proxy {
 
@@ -30,6 +31,14 @@ void SplicedFlows::cancel_release() {
   } catch (const std::exception& e) {
     spdlog::error("hand-off failed, and wsteer_events cannot be read again: {}", e.what());
   }
+}
+
+void SplicedFlows::sweep_orphans_later() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  std::lock_guard lock(mutex_);
+  sweep_before_ns_ = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(now.tv_nsec);
+  sweep_at_ = std::chrono::steady_clock::now() + kOrphanSweepDelay;
 }
 
 }  // namespace wsteer::proxy

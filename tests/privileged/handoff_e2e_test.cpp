@@ -23,6 +23,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -50,18 +51,26 @@ awaitable<void> sleep_for(std::chrono::milliseconds d) {
   co_await t.async_wait(use_awaitable);
 }
 
-// The client side, on its own thread in the client namespace: kFlows flows each sending checked
-// messages (pattern + sequence number) and reading the echo back, and a connector opening,
-// checking and closing one connection every 10 ms.
+// The client side, on its own thread in the client namespace: `flows` flows each sending checked
+// messages (pattern + sequence number) and reading the echo back, one every `pace` plus up to 30
+// ms (different per flow), and new clients arriving at `connects_per_second`, each opening,
+// checking and closing one connection.
+struct LoadShape {
+  int flows = kFlows;
+  std::chrono::milliseconds pace{20};
+  int connects_per_second = 100;
+};
+
 class Load {
  public:
-  Load(const std::string& netns, const std::string& host, unsigned short port) : rounds_(kFlows) {
+  Load(const std::string& netns, const std::string& host, unsigned short port, LoadShape shape = {})
+      : shape_(shape), rounds_(shape.flows) {
     for (auto& r : rounds_) r = 0;
     thread_ = std::thread([this, netns, host, port] {
       try {
-        run_in_netns(netns, 600s, [&]() -> awaitable<void> {
+        run_in_netns(netns, 900s, [&]() -> awaitable<void> {
           auto ex = co_await asio::this_coro::executor;
-          for (int i = 0; i < kFlows; ++i) asio::co_spawn(ex, flow(host, port, i), asio::detached);
+          for (int i = 0; i < shape_.flows; ++i) asio::co_spawn(ex, flow(host, port, i), asio::detached);
           asio::co_spawn(ex, connector(host, port), asio::detached);
           while (!stop_ || running_ > 0) co_await sleep_for(20ms);
         });
@@ -76,6 +85,7 @@ class Load {
     if (thread_.joinable()) thread_.join();
   }
 
+  int flows() const { return shape_.flows; }
   int connected() const { return connected_.load(); }
   std::uint64_t rounds(int i) const { return rounds_[i].load(); }
   std::vector<std::uint64_t> all_rounds() const {
@@ -114,7 +124,7 @@ class Load {
           break;
         }
         ++rounds_[i];
-        co_await sleep_for(std::chrono::milliseconds(20 + i % 30));  // leaves the client thread time to connect
+        co_await sleep_for(shape_.pace + std::chrono::milliseconds(i % 30));  // leaves the client thread time to connect
       }
       co_await c.ws->async_close(websocket::close_code::normal, use_awaitable);
     } catch (const std::exception& e) {
@@ -126,24 +136,41 @@ class Load {
     --running_;
   }
 
+  // Open loop: a new client every 1/connects_per_second whatever the earlier ones are doing, as
+  // real clients arrive (a connect waiting in the backlog during a hand-off does not slow the rest).
   awaitable<void> connector(std::string host, unsigned short port) {
     ++running_;
+    auto ex = co_await asio::this_coro::executor;
+    const auto period = std::chrono::microseconds(1'000'000 / shape_.connects_per_second);
+    auto next = std::chrono::steady_clock::now();
     for (int n = 0; !stop_; ++n) {
-      try {
-        auto c = co_await connect_ws(host, port);
-        const std::string msg = "hello " + std::to_string(n);
-        if (co_await round_trip(*c.ws, msg) == msg) ++connects_ok_;
-        else ++connects_failed_;
-        co_await c.ws->async_close(websocket::close_code::normal, use_awaitable);
-      } catch (const std::exception& e) {
-        ++connects_failed_;
-        note(std::string("connect: ") + e.what());
+      asio::co_spawn(ex, connect_once(host, port, n), asio::detached);
+      next += period;
+      const auto now = std::chrono::steady_clock::now();
+      if (next > now) {
+        asio::steady_timer t(ex, next - now);
+        co_await t.async_wait(use_awaitable);
       }
-      co_await sleep_for(10ms);
     }
     --running_;
   }
 
+  awaitable<void> connect_once(std::string host, unsigned short port, int n) {
+    ++running_;
+    try {
+      auto c = co_await connect_ws(host, port);
+      const std::string msg = "hello " + std::to_string(n);
+      if (co_await round_trip(*c.ws, msg) == msg) ++connects_ok_;
+      else ++connects_failed_;
+      co_await c.ws->async_close(websocket::close_code::normal, use_awaitable);
+    } catch (const std::exception& e) {
+      ++connects_failed_;
+      note(std::string("connect: ") + e.what());
+    }
+    --running_;
+  }
+
+  const LoadShape shape_;
   std::vector<std::atomic<std::uint64_t>> rounds_;
   std::atomic<int> connected_{0}, broken_{0}, corrupted_{0}, connects_ok_{0}, connects_failed_{0}, running_{0};
   std::atomic<bool> stop_{false};
@@ -157,6 +184,12 @@ class HandoffE2E : public ::testing::Test {
  protected:
   void SetUp() override {
     WSTEER_REQUIRE_PRIVILEGED();
+    // A thousand client sockets in this process (the hard limit here is 20,000).
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+      lim.rlim_cur = lim.rlim_max;
+      ::setrlimit(RLIMIT_NOFILE, &lim);
+    }
     topology_ = std::make_unique<Topology>(3);
     backends_ = std::make_unique<Backends>(*topology_, dir_);
     std::ofstream(dir_.path() / "endpoints") << backends_->endpoints();
@@ -229,11 +262,67 @@ class HandoffE2E : public ::testing::Test {
     int stuck = 0;
     do {
       stuck = 0;
-      for (int i = 0; i < kFlows; ++i) stuck += load.rounds(i) <= before[i];
+      for (int i = 0; i < load.flows(); ++i) stuck += load.rounds(i) <= before[i];
       if (stuck == 0) return;
       std::this_thread::sleep_for(50ms);
     } while (std::chrono::steady_clock::now() < deadline);
     ADD_FAILURE() << stuck << " flows made no progress " << when << "; " << load.last_error();
+  }
+
+  // `rounds` hand-offs in a row, each a new generation taking over from the last, under `shape`'s
+  // load: not one flow broken or corrupted, not one connect failed, nothing left behind.
+  void hand_offs_under_load(LoadShape shape, int rounds) {
+    Process* current = &start_agent(false);
+    Load load(topology_->client_ns(), host(), AgentUnderTest::kPort, shape);
+    const auto ready_by = std::chrono::steady_clock::now() + 30s;
+    while (load.connected() < load.flows() && std::chrono::steady_clock::now() < ready_by) std::this_thread::sleep_for(20ms);
+    ASSERT_EQ(load.connected(), load.flows()) << load.last_error();
+    expect_all_moved(load, std::vector<std::uint64_t>(load.flows(), 0), "before the first hand-off");
+
+    const int connects_at_start = load.connects_ok();
+    const auto load_started = std::chrono::steady_clock::now();
+    for (int round = 1; round <= rounds; ++round) {
+      const auto before = load.all_rounds();
+      const auto started = std::chrono::steady_clock::now();
+      Process& next = start_agent(true);
+      const auto code = current->wait_exit(30s);
+      ASSERT_TRUE(code.has_value()) << "v" << round << " did not exit after the hand-off";
+      EXPECT_EQ(*code, 0) << "v" << round << " exit status";
+      ASSERT_TRUE(wait_log(next, "hand-off done:", 10s)) << next.log();
+      std::cerr << "hand-off " << round << ": "
+                << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()
+                << " ms until the old agent exited\n";
+      // Every streaming flow, plus the connector's connection if it was open at that moment.
+      EXPECT_GE(adopted_count(next), load.flows()) << next.log();
+      expect_all_moved(load, before, ("after hand-off " + std::to_string(round)).c_str());
+      std::this_thread::sleep_for(1s);  // the next generation serves for a while before it is replaced
+      EXPECT_EQ(load.broken(), 0) << load.last_error();
+      EXPECT_EQ(load.corrupted(), 0);
+      current = &next;
+    }
+    const int connects_before_end = load.connects_ok();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_started).count();
+    const double rate = (connects_before_end - connects_at_start) / seconds;
+    const double target = shape.connects_per_second;
+    std::cerr << "new connections through " << rounds << " hand-offs: " << rate << "/s served (" << target << "/s arriving)\n";
+    load.finish();
+    EXPECT_EQ(load.broken(), 0) << load.last_error();
+    EXPECT_EQ(load.corrupted(), 0);
+    EXPECT_EQ(load.connects_failed(), 0) << load.last_error();
+    EXPECT_GT(rate, 0.9 * target) << "fewer new clients served than arrived";
+    EXPECT_TRUE(load.failure().empty()) << load.failure();
+    std::cerr << "connects: " << load.connects_ok() << " ok, " << load.connects_failed() << " failed\n";
+
+    // Every flow ended: no map entry left; then a clean exit removes pins, folder and socket.
+    const auto drained_by = std::chrono::steady_clock::now() + 10s;
+    while (flow_entries() != 0 && std::chrono::steady_clock::now() < drained_by) std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(flow_entries(), 0u) << "wsteer_flows entries left after every flow closed";
+    const auto fds = current->open_fds();
+    EXPECT_LT(fds, 100u) << "descriptors left open in the last agent";
+    current->signal(SIGTERM);
+    EXPECT_EQ(current->wait_exit(15s), 0);
+    EXPECT_FALSE(std::filesystem::exists(bpffs_)) << "pins left behind";
+    EXPECT_FALSE(std::filesystem::exists(admin::default_control_socket(bpffs_))) << "control socket left behind";
   }
 
   std::size_t flow_entries() const {
@@ -253,52 +342,12 @@ class HandoffE2E : public ::testing::Test {
   std::vector<std::unique_ptr<Process>> agents_;
 };
 
-TEST_F(HandoffE2E, ThreeHandOffsInARowUnderLoadDropNothing) {
-  Process* current = &start_agent(false);
-  Load load(topology_->client_ns(), host(), AgentUnderTest::kPort);
-  const auto ready_by = std::chrono::steady_clock::now() + 30s;
-  while (load.connected() < kFlows && std::chrono::steady_clock::now() < ready_by) std::this_thread::sleep_for(20ms);
-  ASSERT_EQ(load.connected(), kFlows) << load.last_error();
-  expect_all_moved(load, std::vector<std::uint64_t>(kFlows, 0), "before the first hand-off");
+TEST_F(HandoffE2E, ThreeHandOffsInARowUnderLoadDropNothing) { hand_offs_under_load(LoadShape{}, 3); }
 
-  for (int round = 1; round <= 3; ++round) {
-    const auto before = load.all_rounds();
-    const auto started = std::chrono::steady_clock::now();
-    Process& next = start_agent(true);
-    const auto code = current->wait_exit(30s);
-    ASSERT_TRUE(code.has_value()) << "v" << round << " did not exit after the hand-off";
-    EXPECT_EQ(*code, 0) << "v" << round << " exit status";
-    ASSERT_TRUE(wait_log(next, "hand-off done:", 10s)) << next.log();
-    std::cerr << "hand-off " << round << ": "
-              << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()
-              << " ms until the old agent exited\n";
-    // Every streaming flow, plus the connector's connection if it was open at that moment.
-    EXPECT_GE(adopted_count(next), kFlows) << next.log();
-    expect_all_moved(load, before, ("after hand-off " + std::to_string(round)).c_str());
-    std::this_thread::sleep_for(1s);  // the next generation serves for a while before it is replaced
-    EXPECT_EQ(load.broken(), 0) << load.last_error();
-    EXPECT_EQ(load.corrupted(), 0);
-    current = &next;
-  }
-  const int connects_before_end = load.connects_ok();
-  load.finish();
-  EXPECT_EQ(load.broken(), 0) << load.last_error();
-  EXPECT_EQ(load.corrupted(), 0);
-  EXPECT_EQ(load.connects_failed(), 0) << load.last_error();
-  EXPECT_GT(connects_before_end, 50) << "the connector hardly ran";
-  EXPECT_TRUE(load.failure().empty()) << load.failure();
-  std::cerr << "connects: " << load.connects_ok() << " ok, " << load.connects_failed() << " failed\n";
-
-  // Every flow ended: no map entry left; then a clean exit removes pins, folder and socket.
-  const auto drained_by = std::chrono::steady_clock::now() + 10s;
-  while (flow_entries() != 0 && std::chrono::steady_clock::now() < drained_by) std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(flow_entries(), 0u) << "wsteer_flows entries left after every flow closed";
-  const auto fds = current->open_fds();
-  EXPECT_LT(fds, 100u) << "descriptors left open in the last agent";
-  current->signal(SIGTERM);
-  EXPECT_EQ(current->wait_exit(15s), 0);
-  EXPECT_FALSE(std::filesystem::exists(bpffs_)) << "pins left behind";
-  EXPECT_FALSE(std::filesystem::exists(admin::default_control_socket(bpffs_))) << "control socket left behind";
+// The scale: 1,000 flows streaming both ways, new clients at 200 connections/s, ten
+// hand-offs in a row.
+TEST_F(HandoffE2E, TenHandOffsOfAThousandFlowsAt200ConnectsPerSecondDropNothing) {
+  hand_offs_under_load(LoadShape{.flows = 1000, .pace = 300ms, .connects_per_second = 200}, 10);
 }
 
 TEST_F(HandoffE2E, AnIncompatibleSuccessorIsRefusedAndTheOldAgentServesOn) {
@@ -347,6 +396,42 @@ TEST_F(HandoffE2E, ASuccessorThatDiesMidHandOffLeavesEveryFlowWithTheOldAgent) {
   EXPECT_EQ(load.connects_failed(), 0) << load.last_error();
 }
 
+// The successor acknowledges the first batch, then dies: those 100 flows were its own and die
+// with it (their clients see the connection end); the old agent keeps the rest and, a moment
+// later, removes the dead flows' wsteer_flows/wsteer_flow_ctl entries (the kernel only empties
+// the sockhashes). A later hand-off succeeds, and once every flow has closed no entry is left.
+TEST_F(HandoffE2E, ASuccessorThatDiesOwningFlowsLeavesNoEntryOfThemBehind) {
+  Process& v1 = start_agent(false);
+  Load load(topology_->client_ns(), host(), AgentUnderTest::kPort);
+  while (load.connected() < kFlows) std::this_thread::sleep_for(20ms);
+  ::setenv("WSTEER_TEST_HANDOFF_CRASH", "receiver-after-first-batch", 1);
+  Process& v2 = start_agent(true);
+  ::unsetenv("WSTEER_TEST_HANDOFF_CRASH");
+  const auto code = v2.wait_exit(30s);
+  ASSERT_TRUE(code.has_value()) << v2.log();
+  EXPECT_EQ(*code, 99) << v2.log();
+  ASSERT_TRUE(wait_log(v1, "hand-off failed after 100 flows", 10s)) << v1.log();
+  ASSERT_TRUE(wait_log(v1, "whose flows died with the other agent", 15s)) << v1.log();
+  std::this_thread::sleep_for(500ms);
+  const int alive = kFlows - load.broken();
+  EXPECT_GE(load.broken(), 99) << "the successor's flows did not end with it";
+  EXPECT_LE(load.broken(), 101);
+  // Every live flow has two entries (client and backend socket); the connector may add one flow.
+  const auto entries = static_cast<int>(flow_entries());
+  EXPECT_GE(entries, 2 * alive);
+  EXPECT_LE(entries, 2 * alive + 2) << "entries of the dead successor's flows were left behind";
+
+  Process& v3 = start_agent(true);
+  EXPECT_EQ(v1.wait_exit(30s), 0);
+  ASSERT_TRUE(wait_log(v3, "hand-off done:", 10s)) << v3.log();
+  EXPECT_GE(adopted_count(v3), alive) << v3.log();
+  load.finish();
+  EXPECT_EQ(load.corrupted(), 0);
+  const auto drained_by = std::chrono::steady_clock::now() + 10s;
+  while (flow_entries() != 0 && std::chrono::steady_clock::now() < drained_by) std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(flow_entries(), 0u) << "wsteer_flows entries left after every flow closed";
+}
+
 // The old agent dies after sending its second batch, before the acknowledgement: the successor
 // holds the descriptors of both batches and keeps serving them; only flows never sent die with the
 // old agent (here: none or the connector's one, since 200 flows fill exactly two batches).
@@ -371,6 +456,9 @@ TEST_F(HandoffE2E, AnOldAgentThatDiesMidHandOffLeavesTheSentFlowsWithTheSuccesso
   const int ok_before = load.connects_ok();
   std::this_thread::sleep_for(1s);
   EXPECT_GT(load.connects_ok(), ok_before) << load.last_error();
+  // What died with the old agent leaves no entry: the successor sweeps a moment later.
+  EXPECT_TRUE(wait_log(v2, "whose flows died with the other agent", 15s)) << v2.log();
+  EXPECT_LE(flow_entries(), 2u * (kFlows - load.broken()) + 2);
   load.finish();
 }
 

@@ -395,6 +395,117 @@ TEST_F(XdpGuardE2E, PinnedLinkSurvivesAKilledAgentAndACleanExitLeavesNothing) {
   EXPECT_EQ(links.out.find("xdp"), std::string::npos) << links.out;
 }
 
+// Hand-off (docs/handoff.md): the successor reuses the guard's maps and swaps its program into the
+// same pinned links, so the door never stands open and nothing it knows is lost: wsteerctl's list
+// entries, the counters, the per-source connection counts of the flows it adopts (the cap holds
+// across the hand-off). The old agent leaves pins and links to it; the successor's clean exit
+// then leaves nothing.
+TEST_F(XdpGuardE2E, AHandOffPassesTheGuardOnWithoutAGapAndWithItsCounts) {
+  const std::vector<std::string> xdp_args{"--xdp-max-conns-per-source", "3", "--xdp-syn-rate", "0"};
+  start_agent(xdp_args);
+  const auto before = ctl_json({"xdp", "status"});
+  const auto ids = link_ids(before);
+  ASSERT_EQ(ids.size(), 2u);
+  ASSERT_EQ(ctl({"xdp", "deny", "10.77.9.0/24"}).exit_code, 0);
+  asio::io_context io;
+  std::vector<Connected> open;
+  for (int i = 0; i < 3; ++i)
+    run_in_netns(io, topology_->client_ns(), 3s, [&]() -> asio::awaitable<void> {
+      open.push_back(co_await connect_ws(kAgent4, 8080));
+    });
+  ASSERT_FALSE(can_connect(kAgent4)) << "the cap of 3 did not hold before the hand-off";
+  const double capped_before = xdp_packets(agent_->metrics(), "drop", "conn_limit");
+  ASSERT_GE(capped_before, 1);
+
+  std::vector<std::string> argv{wsteer_binary("wsteer-agent").string(), "--listen", "[::]:8080", "--endpoints-file",
+                                endpoints_.string(), "--metrics-listen", kAgent4 + ":9090", "--bpffs",
+                                agent_->bpffs().string(), "--xdp-interfaces", "vc,vx", "--shutdown-grace", "5",
+                                "--takeover"};
+  argv.insert(argv.end(), xdp_args.begin(), xdp_args.end());
+  Process v2(topology_->agent_ns(), argv, (dir_.path() / "agent-v2.log").string());
+  ASSERT_EQ(agent_->process().wait_exit(20s), 0) << agent_->process().log();
+  for (int i = 0; i < 100 && v2.log().find("hand-off done:") == std::string::npos; ++i) std::this_thread::sleep_for(50ms);
+  ASSERT_NE(v2.log().find("hand-off done: 3 flows adopted"), std::string::npos) << v2.log();
+  EXPECT_NE(v2.log().find("took over"), std::string::npos) << v2.log();
+
+  const auto after = ctl_json({"xdp", "status"});
+  EXPECT_EQ(link_ids(after), ids) << "the links were not kept";
+  EXPECT_NE(after.at("interfaces").as_array()[0].at("prog_id"), before.at("interfaces").as_array()[0].at("prog_id"))
+      << "the successor's program is not the one attached";
+  EXPECT_EQ(after.at("open_connections").to_number<std::uint64_t>(), 3u) << after;
+  bool cli_entry_kept = false;
+  for (const auto& e : after.at("deny").as_array())
+    cli_entry_kept |= e.at("cidr").as_string() == "10.77.9.0/24";
+  EXPECT_TRUE(cli_entry_kept) << "wsteerctl's deny entry was lost: " << after;
+  // The metrics socket was handed over too: this is the successor answering, with the old counts.
+  EXPECT_GE(xdp_packets(agent_->metrics(), "drop", "conn_limit"), capped_before) << "the counters did not carry over";
+  EXPECT_FALSE(can_connect(kAgent4)) << "the cap did not hold across the hand-off";
+  for (std::size_t i = 0; i < open.size(); ++i)
+    run_in_netns(io, topology_->client_ns(), 3s, [&]() -> asio::awaitable<void> {
+      const auto msg = "after the hand-off " + std::to_string(i);
+      EXPECT_EQ(co_await round_trip(*open[i].ws, msg), msg);
+    });
+
+  // A flow closed in the successor counts out of the same source.
+  open.pop_back();
+  io.poll();
+  bool freed = false;
+  for (int i = 0; i < 50 && !freed; ++i) {
+    freed = ctl_json({"xdp", "status"}).at("open_connections").to_number<std::uint64_t>() == 2;
+    if (!freed) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(freed);
+  EXPECT_TRUE(can_connect(kAgent4, 3000ms));
+  open.clear();
+  io.poll();
+
+  v2.signal(SIGTERM);
+  ASSERT_EQ(v2.wait_exit(15s), 0) << v2.log();
+  EXPECT_FALSE(std::filesystem::exists(agent_->bpffs() / "xdp"));
+  for (auto id : ids) {
+    const int fd = bpf_link_get_fd_by_id(id);
+    EXPECT_LT(fd, 0) << "link " << id << " still exists";
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+// A successor that fails after it adopted the guard: the old agent takes its links back (its own
+// program in them again, the pins in place) and serves on with the cap intact.
+TEST_F(XdpGuardE2E, AFailedHandOffGivesTheGuardBackToTheOldAgent) {
+  const std::vector<std::string> xdp_args{"--xdp-max-conns-per-source", "2", "--xdp-syn-rate", "0"};
+  start_agent(xdp_args);
+  const auto before = ctl_json({"xdp", "status"});
+  std::vector<std::string> argv{wsteer_binary("wsteer-agent").string(), "--listen", "[::]:8080", "--endpoints-file",
+                                endpoints_.string(), "--metrics-listen", kAgent4 + ":9090", "--bpffs",
+                                agent_->bpffs().string(), "--xdp-interfaces", "vc,vx", "--takeover"};
+  argv.insert(argv.end(), xdp_args.begin(), xdp_args.end());
+  ::setenv("WSTEER_TEST_HANDOFF_CRASH", "receiver-after-xdp", 1);
+  Process v2(topology_->agent_ns(), argv, (dir_.path() / "agent-v2.log").string());
+  ::unsetenv("WSTEER_TEST_HANDOFF_CRASH");
+  const auto code = v2.wait_exit(20s);
+  ASSERT_TRUE(code.has_value()) << v2.log();
+  EXPECT_NE(*code, 0);
+  EXPECT_NE(v2.log().find("test hook: failing at receiver-after-xdp"), std::string::npos) << v2.log();
+  for (int i = 0; i < 100 && agent_->process().log().find("hand-off failed") == std::string::npos; ++i)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_NE(agent_->process().log().find("hand-off failed"), std::string::npos) << agent_->process().log();
+
+  const auto after = ctl_json({"xdp", "status"});
+  EXPECT_EQ(link_ids(after), link_ids(before));
+  ASSERT_EQ(after.at("interfaces").as_array().size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i)
+    EXPECT_EQ(after.at("interfaces").as_array()[i].at("prog_id"), before.at("interfaces").as_array()[i].at("prog_id"))
+        << "the old agent's program is not back in the link";
+  asio::io_context io;
+  std::vector<Connected> open;
+  for (int i = 0; i < 2; ++i)
+    run_in_netns(io, topology_->client_ns(), 3s, [&]() -> asio::awaitable<void> {
+      open.push_back(co_await connect_ws(kAgent4, 8080));
+    });
+  EXPECT_EQ(ctl_json({"xdp", "status"}).at("open_connections").to_number<std::uint64_t>(), 2u);
+  EXPECT_FALSE(can_connect(kAgent4)) << "the cap does not hold after the failed hand-off";
+}
+
 TEST_F(XdpGuardE2E, NoNativeSupportFallsBackToGenericWithAWarning) {
   // The loopback device has no native XDP: the agent warns and attaches in generic mode.
   std::vector<std::string> args{"--listen", "[::]:8080", "--endpoints-file", endpoints_.string(), "--xdp-interfaces", "lo"};

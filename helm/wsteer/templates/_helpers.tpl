@@ -79,9 +79,6 @@ port that is no listen port, a termination grace period longer than the shutdown
 {{- if hasKey $ports (toString .Values.metrics.port) -}}
 {{- fail (printf "metrics.port %v is also the listen port of %s" .Values.metrics.port (get $ports (toString .Values.metrics.port))) -}}
 {{- end -}}
-{{- if and .Values.handoff .Values.xdp.enabled -}}
-{{- fail "handoff does not take over the XDP front door yet: with xdp.enabled set handoff: false (the old agent then drains)" -}}
-{{- end -}}
 {{- if and .Values.handoff (not .Values.controlSocketHostPath) -}}
 {{- fail "handoff needs controlSocketHostPath: the new pod reaches the old agent's control socket in that host folder" -}}
 {{- end -}}
