@@ -238,6 +238,17 @@ class HandoffE2E : public ::testing::Test {
     return agent;
   }
 
+  // A successor with the test hook WSTEER_TEST_HANDOFF_CRASH=`point` (handoff_sender.h); waits
+  // for it to exit (crash points exit 99, fail points throw and exit non-zero) and returns its code.
+  int failing_successor(const char* point) {
+    ::setenv("WSTEER_TEST_HANDOFF_CRASH", point, 1);
+    Process& next = start_agent(true);
+    ::unsetenv("WSTEER_TEST_HANDOFF_CRASH");
+    const auto code = next.wait_exit(30s);
+    if (!code) ADD_FAILURE() << "the successor with hook " << point << " did not exit:\n" << next.log();
+    return code.value_or(-1);
+  }
+
   // Waits (bounded) until `agent`'s log contains `text`.
   static bool wait_log(Process& agent, const std::string& text, std::chrono::milliseconds limit) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -375,12 +386,7 @@ TEST_F(HandoffE2E, ASuccessorThatDiesMidHandOffLeavesEveryFlowWithTheOldAgent) {
   while (load.connected() < kFlows) std::this_thread::sleep_for(20ms);
   const auto before = load.all_rounds();
   // The successor adopts the first batch, then dies before acknowledging it.
-  ::setenv("WSTEER_TEST_HANDOFF_CRASH", "receiver-mid-flows", 1);
-  Process& v2 = start_agent(true);
-  ::unsetenv("WSTEER_TEST_HANDOFF_CRASH");
-  const auto code = v2.wait_exit(30s);
-  ASSERT_TRUE(code.has_value()) << v2.log();
-  EXPECT_EQ(*code, 99) << v2.log();
+  EXPECT_EQ(failing_successor("receiver-mid-flows"), 99) << agents_.back()->log();
   ASSERT_TRUE(wait_log(v1, "hand-off failed", 10s)) << v1.log();
   EXPECT_FALSE(v1.wait_exit(0ms).has_value()) << "v1 exited";
   expect_all_moved(load, before, "after the successor died");
@@ -404,12 +410,7 @@ TEST_F(HandoffE2E, ASuccessorThatDiesOwningFlowsLeavesNoEntryOfThemBehind) {
   Process& v1 = start_agent(false);
   Load load(topology_->client_ns(), host(), AgentUnderTest::kPort);
   while (load.connected() < kFlows) std::this_thread::sleep_for(20ms);
-  ::setenv("WSTEER_TEST_HANDOFF_CRASH", "receiver-after-first-batch", 1);
-  Process& v2 = start_agent(true);
-  ::unsetenv("WSTEER_TEST_HANDOFF_CRASH");
-  const auto code = v2.wait_exit(30s);
-  ASSERT_TRUE(code.has_value()) << v2.log();
-  EXPECT_EQ(*code, 99) << v2.log();
+  EXPECT_EQ(failing_successor("receiver-after-first-batch"), 99) << agents_.back()->log();
   ASSERT_TRUE(wait_log(v1, "hand-off failed after 100 flows", 10s)) << v1.log();
   ASSERT_TRUE(wait_log(v1, "whose flows died with the other agent", 15s)) << v1.log();
   std::this_thread::sleep_for(500ms);
@@ -469,12 +470,8 @@ TEST_F(HandoffE2E, ASuccessorThatFailsAfterAdoptingTheMapsLeavesThemToTheOldAgen
   Process& v1 = start_agent(false);
   Load load(topology_->client_ns(), host(), AgentUnderTest::kPort);
   while (load.connected() < kFlows) std::this_thread::sleep_for(20ms);
-  ::setenv("WSTEER_TEST_HANDOFF_CRASH", "receiver-after-maps", 1);
-  Process& v2 = start_agent(true);
-  ::unsetenv("WSTEER_TEST_HANDOFF_CRASH");
-  const auto code = v2.wait_exit(30s);
-  ASSERT_TRUE(code.has_value()) << v2.log();
-  EXPECT_NE(*code, 0);
+  EXPECT_NE(failing_successor("receiver-after-maps"), 0);
+  Process& v2 = *agents_.back();
   EXPECT_NE(v2.log().find("test hook: failing at receiver-after-maps"), std::string::npos) << v2.log();
   ASSERT_TRUE(wait_log(v1, "hand-off failed", 10s)) << v1.log();
   EXPECT_TRUE(std::filesystem::exists(bpffs_ / datapath::map_names::spliced)) << "the failed successor unpinned";

@@ -138,6 +138,15 @@ class XdpGuardE2E : public ::testing::Test {
     }
   }
 
+  // Waits (up to 5 s) until wsteerctl reports `n` open connections counted for the cap.
+  bool wait_open_connections(std::uint64_t n) {
+    for (int i = 0; i < 50; ++i) {
+      if (ctl_json({"xdp", "status"}).at("open_connections").to_number<std::uint64_t>() == n) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+
   TempDir dir_;
   std::unique_ptr<Topology> topology_;
   std::unique_ptr<Backends> backends_;
@@ -275,12 +284,7 @@ TEST_F(XdpGuardE2E, ConnectionCapPerSourceHoldsAndFreesOnClose) {
   // Closing one frees a place (the spliced flow's end counts it out).
   open.pop_back();
   io.poll();
-  bool freed = false;
-  for (int i = 0; i < 50 && !freed; ++i) {
-    freed = open_connections() == 4;
-    if (!freed) std::this_thread::sleep_for(100ms);
-  }
-  ASSERT_TRUE(freed);
+  ASSERT_TRUE(wait_open_connections(4));
   EXPECT_TRUE(can_connect(kAgent4, 3000ms));
 }
 
@@ -295,12 +299,7 @@ TEST_F(XdpGuardE2E, ConnectionCapHoldsWithTheUserspaceDatapathToo) {
   EXPECT_FALSE(can_connect(kAgent4)) << "a third connection got past the cap of 2";
   open.pop_back();
   io.poll();
-  bool freed = false;
-  for (int i = 0; i < 50 && !freed; ++i) {
-    freed = ctl_json({"xdp", "status"}).at("open_connections").to_number<std::uint64_t>() == 1;
-    if (!freed) std::this_thread::sleep_for(100ms);
-  }
-  ASSERT_TRUE(freed);
+  ASSERT_TRUE(wait_open_connections(1));
   EXPECT_TRUE(can_connect(kAgent4, 3000ms));
 }
 
@@ -449,12 +448,7 @@ TEST_F(XdpGuardE2E, AHandOffPassesTheGuardOnWithoutAGapAndWithItsCounts) {
   // A flow closed in the successor counts out of the same source.
   open.pop_back();
   io.poll();
-  bool freed = false;
-  for (int i = 0; i < 50 && !freed; ++i) {
-    freed = ctl_json({"xdp", "status"}).at("open_connections").to_number<std::uint64_t>() == 2;
-    if (!freed) std::this_thread::sleep_for(100ms);
-  }
-  EXPECT_TRUE(freed);
+  EXPECT_TRUE(wait_open_connections(2));
   EXPECT_TRUE(can_connect(kAgent4, 3000ms));
   open.clear();
   io.poll();
