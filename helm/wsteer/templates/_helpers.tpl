@@ -79,6 +79,9 @@ port that is no listen port, a termination grace period longer than the shutdown
 {{- if hasKey $ports (toString .Values.metrics.port) -}}
 {{- fail (printf "metrics.port %v is also the listen port of %s" .Values.metrics.port (get $ports (toString .Values.metrics.port))) -}}
 {{- end -}}
+{{- if and .Values.handoff (has (toString .Values.updateStrategy.maxSurge) (list "0" "0%")) -}}
+{{- fail "handoff needs updateStrategy.maxSurge of at least 1: without surge the old pod is gone before the new one starts, and every connection on the node drops" -}}
+{{- end -}}
 {{- if and .Values.handoff (not .Values.controlSocketHostPath) -}}
 {{- fail "handoff needs controlSocketHostPath: the new pod reaches the old agent's control socket in that host folder" -}}
 {{- end -}}
