@@ -113,9 +113,11 @@ class Agent {
   std::unique_ptr<XdpFrontDoor> xdp_;
   // Threads: the control io_context (accept, signals, timers, control socket) runs on run()'s
   // thread, one io_context per worker, and the admin server has its own (scrapes and probes never
-  // wait behind accepts).
-  asio::io_context control_;
+  // wait behind accepts). The workers are declared first so that they outlive the control
+  // context: an accept still pending there at the end holds a socket made on a worker's context,
+  // and destroying that operation touches the worker's socket service (ASan: use after free).
   WorkerPool workers_;
+  asio::io_context control_;
   std::shared_ptr<k8s::ApiClient> kube_;
   std::unique_ptr<KubernetesMetrics> kube_metrics_;
   std::vector<std::unique_ptr<ServiceRuntime>> services_;

@@ -76,7 +76,10 @@ struct Client {
   beast::flat_buffer buffer;
 
   static awaitable<std::unique_ptr<Client>> connect(const std::string& host) {
-    auto c = std::make_unique<Client>(Client{beast::tcp_stream(co_await asio::this_coro::executor), {}});
+    // The executor first: GCC 12 destroys a temporary twice when a co_await sits inside its
+    // initializer (ASan: use after free).
+    auto ex = co_await asio::this_coro::executor;
+    auto c = std::unique_ptr<Client>(new Client{beast::tcp_stream(ex), {}});
     co_await c->stream.async_connect(tcp::endpoint(asio::ip::make_address(host), AgentUnderTest::kPort), use_awaitable);
     co_return c;
   }
