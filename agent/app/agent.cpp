@@ -355,8 +355,9 @@ void Agent::run() {
   spdlog::info("{} service(s), {} datapath, {} workers", services_.size(), splice_ ? "splice" : "userspace",
                workers_.size());
   if (rebalancer_ && rebalancer_->enabled()) {
-    spdlog::info("rebalance on: above {} x the mean, {} closes/s, min age {} s", config_.rebalance.above,
-                 config_.rebalance.rate, std::chrono::duration<double>(config_.rebalance.min_age).count());
+    spdlog::info("rebalance on: above {} x the mean, {} closes/s, min age {} s, close timeout {} s", config_.rebalance.above,
+                 config_.rebalance.rate, std::chrono::duration<double>(config_.rebalance.min_age).count(),
+                 std::chrono::duration<double>(config_.rebalance.close_timeout).count());
     rebalance_timer_.start();
   }
   if (scaling_) {

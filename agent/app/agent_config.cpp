@@ -10,12 +10,16 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <iterator>
 #include <set>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 namespace wsteer::app {
 namespace {
@@ -46,7 +50,7 @@ struct Settings {
   XdpSettings xdp;  // --xdp-* / xdp-*
   std::optional<double> rebalance_above;
   std::optional<std::uint32_t> rebalance_rate;
-  std::optional<std::string> rebalance_min_age;
+  std::optional<std::string> rebalance_min_age, rebalance_close_timeout;
 };
 
 template <typename T>
@@ -122,6 +126,7 @@ Settings read_yaml_settings(const YAML::Node& root, const std::string& origin) {
     else if (key == "rebalance-above") take(s.rebalance_above, v, "rebalance-above");
     else if (key == "rebalance-rate") take(s.rebalance_rate, v, "rebalance-rate");
     else if (key == "rebalance-min-age") take(s.rebalance_min_age, v, "rebalance-min-age");
+    else if (key == "rebalance-close-timeout") take(s.rebalance_close_timeout, v, "rebalance-close-timeout");
     else throw std::invalid_argument("config " + origin + ": unknown key '" + key + "'");
   }
   return s;
@@ -197,6 +202,7 @@ void merge(Settings& flags, const Settings& file) {
   fill(flags.rebalance_above, file.rebalance_above);
   fill(flags.rebalance_rate, file.rebalance_rate);
   fill(flags.rebalance_min_age, file.rebalance_min_age);
+  fill(flags.rebalance_close_timeout, file.rebalance_close_timeout);
 }
 
 std::string read_secret(const std::filesystem::path& path) {
@@ -366,6 +372,16 @@ AgentConfig build(const Settings& s) {
     c.rebalance.rate = *s.rebalance_rate;
   }
   if (s.rebalance_min_age) c.rebalance.min_age = parse_duration(*s.rebalance_min_age, "rebalance-min-age");
+  if (s.rebalance_close_timeout) {
+    const auto t = std::chrono::duration_cast<std::chrono::milliseconds>(
+        parse_duration(*s.rebalance_close_timeout, "rebalance-close-timeout"));
+    // Below 100 ms a client on any real network cannot answer; above 10 minutes a flow that will
+    // never close holds its sockets and a "closing" slot for no reason.
+    if (t < std::chrono::milliseconds(100) || t > std::chrono::minutes(10))
+      throw std::invalid_argument("rebalance-close-timeout must be between 100ms and 10m, not '" +
+                                  *s.rebalance_close_timeout + "'");
+    c.rebalance.close_timeout = t;
+  }
   if (c.rebalance.above > 0 && c.proxy.datapath != proxy::DatapathMode::splice)
     throw std::invalid_argument("rebalance-above needs --datapath splice (it closes spliced flows)");
   if (s.http_idle_timeout) c.proxy.http_idle_timeout = to_ms(*s.http_idle_timeout, "http-idle-timeout");
@@ -391,22 +407,45 @@ boost::asio::ip::tcp::endpoint parse_endpoint(const std::string& text, const std
   return {address, port};
 }
 
+// Seconds ("90", "1.5"), or NUMBER UNIT parts with units h, m, s, ms in that order: "30s", "5m",
+// "1h30m", "500ms" (what the chart's duration type allows, and Go's durations).
 std::chrono::nanoseconds parse_duration(const std::string& text, const std::string& what) {
-  std::size_t end = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &end);
-  } catch (const std::exception&) {
-    throw std::invalid_argument(what + ": expected a duration such as 90, 30s, 5m or 1h, got '" + text + "'");
-  }
-  const std::string unit = text.substr(end);
-  double seconds = value;
-  if (unit == "ms") seconds = value / 1000;
-  else if (unit == "m") seconds = value * 60;
-  else if (unit == "h") seconds = value * 3600;
-  else if (!unit.empty() && unit != "s")
-    throw std::invalid_argument(what + ": unknown unit '" + unit + "' in '" + text + "' (ms, s, m or h)");
-  if (!(seconds >= 0)) throw std::invalid_argument(what + " must not be negative, got '" + text + "'");
+  static constexpr std::pair<std::string_view, double> kUnits[] = {{"h", 3600}, {"m", 60}, {"s", 1}, {"ms", 0.001}};
+  const auto expected = [&] {
+    return std::invalid_argument(what + ": expected a duration such as 90, 30s, 5m, 1h30m or 500ms, got '" + text + "'");
+  };
+  if (!text.empty() && text.front() == '-') throw std::invalid_argument(what + " must not be negative, got '" + text + "'");
+  double seconds = 0;
+  std::size_t at = 0, next_unit = 0;
+  do {
+    std::size_t used = 0;
+    double value = 0;
+    try {
+      value = std::stod(text.substr(at), &used);
+    } catch (const std::exception&) {
+      throw expected();
+    }
+    if (!std::isfinite(value)) throw expected();
+    if (value < 0) throw std::invalid_argument(what + " must not be negative, got '" + text + "'");
+    at += used;
+    const auto unit_end = text.find_first_of("0123456789.", at);
+    const std::string unit = text.substr(at, unit_end == std::string::npos ? std::string::npos : unit_end - at);
+    if (unit.empty()) {
+      if (at == used && value <= 1e9) return std::chrono::nanoseconds(static_cast<long long>(value * 1e9));  // plain seconds
+      throw expected();  // "1m30": a number without its unit after another part
+    }
+    std::size_t u = next_unit;
+    while (u < std::size(kUnits) && kUnits[u].first != unit) ++u;
+    if (u == std::size(kUnits)) {
+      const bool known = std::any_of(std::begin(kUnits), std::end(kUnits), [&](const auto& k) { return k.first == unit; });
+      throw std::invalid_argument(what + (known ? ": units out of order in '" : ": unknown unit '" + unit + "' in '") + text +
+                                  "' (h, m, s, ms, largest first)");
+    }
+    seconds += value * kUnits[u].second;
+    next_unit = u + 1;
+    at += unit.size();
+  } while (at < text.size());
+  if (seconds > 1e9) throw std::invalid_argument(what + ": '" + text + "' is too long");
   return std::chrono::nanoseconds(static_cast<long long>(seconds * 1e9));
 }
 
@@ -494,6 +533,9 @@ AgentConfig parse_agent_config(int argc, char** argv) {
   app.add_option("--rebalance-rate", flags.rebalance_rate, "at most N rebalance closes per second by this agent (default 10)");
   app.add_option("--rebalance-min-age", flags.rebalance_min_age,
                  "never close a flow younger than this (seconds, or 30s/5m; default 60s)");
+  app.add_option("--rebalance-close-timeout", flags.rebalance_close_timeout,
+                 "a client that has not finished the close this long after its 1012 gets both sides closed "
+                 "(seconds, or 500ms/30s; default 5s)");
   app.add_option("--http-idle-timeout", flags.http_idle_timeout,
                  "seconds a plain-HTTP keep-alive connection may wait for its next request (default 60)");
   app.add_option("--http-response-timeout", flags.http_response_timeout,

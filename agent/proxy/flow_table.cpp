@@ -93,7 +93,11 @@ void FlowTable::end(Flow& flow) {
 }
 
 void FlowTable::reap() {
+  const auto now = ops_.now();
   for (Flow* flow : ended_) {
+    if (flow->close && flow->close->frame_sent && now < flow->close->deadline)  // timeouts are logged where they fire
+      spdlog::debug("flow {}: rebalance close finished {} ms after the close frame", flow->id,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(now - (flow->close->deadline - close_timeout_)).count());
     for (const Side& s : flow->sides) {
       ops_.unwatch(s.fd());
       by_cookie_.erase(s.cookie());

@@ -18,6 +18,8 @@ struct RebalanceSettings {
   double above = 0;          // 0: off; else > 1
   std::uint32_t rate = 10;   // closes started per second, node-wide
   std::chrono::nanoseconds min_age = std::chrono::seconds(60);
+  // A client that has not finished the close this long after its 1012 gets both sides closed.
+  std::chrono::milliseconds close_timeout = std::chrono::seconds(5);
 };
 
 struct RebalanceBackendView {

@@ -20,7 +20,9 @@ std::uint64_t monotonic_ns() {
 }  // namespace
 
 Rebalancer::Rebalancer(RebalanceSettings settings, std::vector<Service> services, SplicedFlows& flows)
-    : settings_(settings), services_(std::move(services)), flows_(flows), limiter_(settings.rate) {}
+    : settings_(settings), services_(std::move(services)), flows_(flows), limiter_(settings.rate) {
+  flows_.set_close_timeout(settings_.close_timeout);
+}
 
 std::vector<RebalanceServiceView> Rebalancer::views(std::uint64_t now_ns) const {
   (void)now_ns;

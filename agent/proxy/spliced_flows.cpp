@@ -73,6 +73,11 @@ bool SplicedFlows::request_close(std::uint64_t flow_id) {
   return table_.request_close(flow_id);
 }
 
+void SplicedFlows::set_close_timeout(std::chrono::milliseconds t) {
+  std::lock_guard lock(mutex_);
+  table_.set_close_timeout(t);
+}
+
 std::unordered_map<const steering::Steering*, RebalanceCounts> SplicedFlows::rebalance_counts() const {
   std::lock_guard lock(mutex_);
   return table_.rebalance_counts();

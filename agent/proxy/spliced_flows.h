@@ -45,6 +45,7 @@ class SplicedFlows {
   // Starts closing a flow with a WebSocket close frame 1012 written at a backend frame boundary
   // (see flow_table_close.cpp). False when the flow is gone, already closing, or untracked.
   bool request_close(std::uint64_t flow_id);
+  void set_close_timeout(std::chrono::milliseconds t);
   std::unordered_map<const steering::Steering*, RebalanceCounts> rebalance_counts() const;
   std::size_t closing() const;
 

@@ -182,7 +182,8 @@ if (scalingOn) {
 }
 const r = values.rebalance;
 check(`rebalance ${r.above > 0 ? "settings are the values'" : "off: no rebalance keys"}`, r.above > 0
-  ? config["rebalance-above"] === r.above && config["rebalance-rate"] === r.rate && String(config["rebalance-min-age"]) === String(r.minAge)
+  ? config["rebalance-above"] === r.above && config["rebalance-rate"] === r.rate && String(config["rebalance-min-age"]) === String(r.minAge) &&
+    String(config["rebalance-close-timeout"]) === String(r.closeTimeout)
   : Object.keys(config).every((k) => !k.startsWith("rebalance-")));
 
 // RBAC: Roles exist only for scaling, and name exactly the Leases and the targets.

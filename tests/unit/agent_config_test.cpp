@@ -128,18 +128,34 @@ TEST_F(AgentConfigTest, RebalanceIsOffByDefaultAndTakesFlagsOrYaml) {
   EXPECT_EQ(off.rebalance.above, 0);
   EXPECT_EQ(off.rebalance.rate, 10u);
   EXPECT_EQ(off.rebalance.min_age, std::chrono::seconds(60));
+  EXPECT_EQ(off.rebalance.close_timeout, std::chrono::seconds(5));
   const auto yaml = write("rebalance.yaml",
                           "listen: 10.0.0.1:8080\nendpoints-file: /e\n"
-                          "rebalance-above: 1.2\nrebalance-rate: 25\nrebalance-min-age: 5m\n");
+                          "rebalance-above: 1.2\nrebalance-rate: 25\nrebalance-min-age: 5m\n"
+                          "rebalance-close-timeout: 1500ms\n");
   const auto c = parse({"--config", yaml, "--rebalance-rate", "7"});
   EXPECT_DOUBLE_EQ(c.rebalance.above, 1.2);
   EXPECT_EQ(c.rebalance.rate, 7u);  // flag wins
   EXPECT_EQ(c.rebalance.min_age, std::chrono::minutes(5));
+  EXPECT_EQ(c.rebalance.close_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(parse({"--config", yaml, "--rebalance-close-timeout", "30"}).rebalance.close_timeout, std::chrono::seconds(30));
   EXPECT_EQ(parse({"--listen", "0.0.0.0:8080", "--endpoints-file", "/e", "--rebalance-min-age", "90"}).rebalance.min_age,
             std::chrono::seconds(90));
   EXPECT_EQ(parse_duration("500ms", "x"), std::chrono::milliseconds(500));
   EXPECT_EQ(parse_duration("30s", "x"), std::chrono::seconds(30));
   EXPECT_EQ(parse_duration("1h", "x"), std::chrono::hours(1));
+  // What the chart's duration type allows renders unchanged: compound durations, largest unit first.
+  EXPECT_EQ(parse_duration("1h30m", "x"), std::chrono::minutes(90));
+  EXPECT_EQ(parse_duration("2m5s", "x"), std::chrono::seconds(125));
+  EXPECT_EQ(parse_duration("1s500ms", "x"), std::chrono::milliseconds(1500));
+  EXPECT_EQ(parse_duration("1.5", "x"), std::chrono::milliseconds(1500));
+  EXPECT_THROW(parse_duration("30s1m", "x"), std::invalid_argument);  // out of order
+  EXPECT_THROW(parse_duration("1m30", "x"), std::invalid_argument);   // a part without its unit
+  EXPECT_THROW(parse_duration("1m1m", "x"), std::invalid_argument);
+  EXPECT_THROW(parse_duration("inf", "x"), std::invalid_argument);
+  EXPECT_THROW(parse_duration("nan", "x"), std::invalid_argument);
+  EXPECT_THROW(parse_duration("1e300", "x"), std::invalid_argument);
+  EXPECT_THROW(parse_duration("", "x"), std::invalid_argument);
 }
 
 using AgentConfigDeathTest = AgentConfigTest;
@@ -158,6 +174,10 @@ TEST_F(AgentConfigDeathTest, BadRebalanceSettingsExitWithAClearMessage) {
   EXPECT_EXIT(parse(with({"--rebalance-min-age", "5 days"})), ::testing::ExitedWithCode(2), "unknown unit");
   EXPECT_EXIT(parse(with({"--rebalance-min-age", "soon"})), ::testing::ExitedWithCode(2), "expected a duration");
   EXPECT_EXIT(parse(with({"--rebalance-min-age=-5s"})), ::testing::ExitedWithCode(2), "must not be negative");
+  EXPECT_EXIT(parse(with({"--rebalance-close-timeout", "50ms"})), ::testing::ExitedWithCode(2),
+              "rebalance-close-timeout must be between 100ms and 10m, not '50ms'");
+  EXPECT_EXIT(parse(with({"--rebalance-close-timeout", "1h"})), ::testing::ExitedWithCode(2), "between 100ms and 10m");
+  EXPECT_EXIT(parse(with({"--rebalance-close-timeout", "later"})), ::testing::ExitedWithCode(2), "expected a duration");
   EXPECT_EXIT(parse(with({"--rebalance-above", "1.2", "--datapath", "userspace"})), ::testing::ExitedWithCode(2),
               "needs --datapath splice");
 }

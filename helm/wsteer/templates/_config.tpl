@@ -74,6 +74,11 @@ scaler-sync-period: {{ include "wsteer.duration" .Values.scaler.syncPeriod }}
 rebalance-above: {{ .Values.rebalance.above }}
 rebalance-rate: {{ int64 .Values.rebalance.rate }}
 rebalance-min-age: {{ include "wsteer.duration" .Values.rebalance.minAge }}
+{{- $closeTimeout := include "wsteer.seconds" .Values.rebalance.closeTimeout | int64 }}
+{{- if or (lt $closeTimeout 1) (gt $closeTimeout 600) }}
+{{- fail "rebalance.closeTimeout must be between 1s and 10m" }}
+{{- end }}
+rebalance-close-timeout: {{ include "wsteer.duration" .Values.rebalance.closeTimeout }}
 {{- end }}
 {{- include "wsteer.agentConfigXdp" . }}
 {{- end -}}
