@@ -1,11 +1,14 @@
 // main() of the privileged suites: the same binary is also the backend echo server
 // (`--echo-server ...`), so a test can start backends as real processes and kill them.
 #include "demo/echo_server.h"
+#include "harness/leftovers.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 
 int main(int argc, char** argv) {
   // --echo-server NAME ADDRESS PORT [--first-frame]
@@ -15,5 +18,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   ::testing::InitGoogleTest(&argc, argv);
+  // A suite that died earlier (a sanitizer report, a timeout) could not clean up after itself.
+  if (::geteuid() == 0)
+    for (const auto& path : wsteer::test::remove_leftovers_of_dead_runs())
+      std::cerr << "removed what a dead test process left: " << path << "\n";
   return RUN_ALL_TESTS();
 }
