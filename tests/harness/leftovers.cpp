@@ -13,9 +13,12 @@ bool process_exists(long pid) { return std::filesystem::exists("/proc/" + std::t
 
 long harness_owner_pid(const std::string& name) {
   static const std::regex netns(R"(^wst([0-9]{1,9})x[0-9]+(a|c|b[0-9]+)$)");
-  static const std::regex folder(R"(^(?:wsteer-test-health|wsteer-test|wsteer-handoff|wsteerctl-empty)-([0-9]{1,9})(?:-.*)?$)");
+  static const std::regex folder(
+      R"(^(?:wsteer-test-health|wsteer-test|wsteer-handoff|wsteerctl-empty|wsteer-cmd)-([0-9]{1,9})(?:[-.].*)?$)");
+  static const std::regex datapath_test(R"(^wsteer-(?:dptest|adopttest)-[a-z]+-([0-9]{1,9})-[0-9]+$)");
   std::smatch m;
-  if (std::regex_match(name, m, netns) || std::regex_match(name, m, folder)) return std::stol(m[1].str());
+  if (std::regex_match(name, m, netns) || std::regex_match(name, m, folder) || std::regex_match(name, m, datapath_test))
+    return std::stol(m[1].str());
   return 0;
 }
 

@@ -17,8 +17,9 @@ struct LeftoverPlaces {
   std::filesystem::path temp = std::filesystem::temp_directory_path();
 };
 
-// The pid in a name made by this harness ("wst<pid>x..." namespaces, "wsteer-test-<pid>-...",
-// "wsteer-handoff-<pid>-...", "wsteer-test-health-<pid>-...", "wsteerctl-empty-<pid>"), else 0.
+// The pid in a name made by the tests ("wst<pid>x..." namespaces, "wsteer-test-<pid>-...",
+// "wsteer-handoff-<pid>-...", "wsteer-test-health-<pid>-...", "wsteerctl-empty-<pid>",
+// "wsteer-cmd-<pid>-...", "wsteer-dptest-<what>-<pid>-<n>", "wsteer-adopttest-<what>-<pid>-<n>"), else 0.
 long harness_owner_pid(const std::string& name);
 
 // Removes what processes that no longer exist left in `places`, and returns what it removed.

@@ -32,6 +32,9 @@ TEST(Leftovers, NamesCarryTheirOwnersPid) {
   EXPECT_EQ(harness_owner_pid("wsteer-handoff-77-wsteer-test-77-1"), 77);
   EXPECT_EQ(harness_owner_pid("wsteer-test-health-88-x"), 88);
   EXPECT_EQ(harness_owner_pid("wsteerctl-empty-99"), 99);
+  EXPECT_EQ(harness_owner_pid("wsteer-cmd-99-123456.out"), 99);
+  EXPECT_EQ(harness_owner_pid("wsteer-dptest-unconfirmed-321-4"), 321);
+  EXPECT_EQ(harness_owner_pid("wsteer-adopttest-ok-321-0"), 321);
   // Not the harness's: never touched.
   EXPECT_EQ(harness_owner_pid("wsteer"), 0);
   EXPECT_EQ(harness_owner_pid("wst12345"), 0);
