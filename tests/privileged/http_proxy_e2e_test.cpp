@@ -326,8 +326,11 @@ TEST_F(HttpProxyE2E, ABackendAnsweringBeforeTheWholeUploadIsRelayed) {
     co_await asio::async_write(c->stream, asio::buffer(head), use_awaitable);
     // Send the body while reading the answer: the agent must not wait for all of it.
     auto written = std::make_shared<bool>(false);
+    // The executor first, in a statement of its own: with the co_await in co_spawn's arguments,
+    // GCC 12 destroys the lambda temporary twice (ASan: the shared `written` freed while in use).
+    const auto ex = co_await asio::this_coro::executor;
     asio::co_spawn(
-        co_await asio::this_coro::executor,
+        ex,
         [c, body, written]() -> awaitable<void> {
           co_await asio::async_write(c->stream, asio::buffer(*body), kTuple);
           *written = true;
