@@ -15,7 +15,7 @@ json::object status_model(const PinnedMaps& maps, const AgentProbe& probe, const
 
   json::array programs;
   for (const auto& p : maps.verdict_programs())
-    programs.push_back(json::object{{"id", p.id}, {"name", p.name}, {"attached_to", p.attached_to}});
+    programs.push_back(json::object{{"id", p.id}, {"name", p.name}, {"attached_to", p.attached_to}, {"attach_type", p.attach_type}});
 
   json::array fills;
   std::uint64_t flow_entries = 0;
@@ -73,7 +73,9 @@ void status_table(const json::object& model, std::ostream& out) {
       {"agent", agent_line},
       {"bpffs", str(model, "bpffs")},
       {"control socket", str(agent, "control_socket")},
-      {"programs", programs.empty() ? "NONE attached (flows are not spliced)" : programs},
+      // "verdict": the attach type is the label, so that a 10-digit program id (a long-lived
+      // node's) still fits in 80 columns.
+      {"verdict", programs.empty() ? "NONE attached (flows are not spliced)" : programs},
   };
   if (flag(agent, "up")) {
     fields.emplace_back("listen", str(agent, "listen"));

@@ -32,7 +32,8 @@ std::vector<AttachedProgram> PinnedMaps::verdict_programs() const {
   for (std::uint32_t id : maps_.verdict_program_ids()) {
     AttachedProgram p;
     p.id = id;
-    p.attached_to = std::string(datapath::map_names::spliced) + " (sk_skb verdict)";
+    p.attached_to = datapath::map_names::spliced;
+    p.attach_type = "sk_skb_verdict";
     if (const UniqueFd prog(bpf_prog_get_fd_by_id(id)); prog) {
       bpf_prog_info info{};
       __u32 len = sizeof(info);

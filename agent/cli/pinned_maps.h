@@ -21,7 +21,8 @@ using MapFill = datapath::MapUsage;
 struct AttachedProgram {
   std::uint32_t id = 0;
   std::string name;
-  std::string attached_to;  // "wsteer_spliced (sk_skb verdict)"
+  std::string attached_to;  // the map: "wsteer_spliced"
+  std::string attach_type;  // "sk_skb_verdict"
 };
 
 class PinnedMaps {

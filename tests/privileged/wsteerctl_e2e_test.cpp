@@ -223,6 +223,8 @@ TEST_F(WsteerctlE2E, StatusStatsAndAStableJsonShape) {
     EXPECT_GE(agent.at("endpoints_version").to_number<std::uint64_t>(), 1u);
     ASSERT_EQ(status.at("programs").as_array().size(), 1u) << "the verdict must be attached";
     EXPECT_EQ(status.at("programs").as_array()[0].at("name").as_string().subview().substr(0, 13), "wsteer_splice");
+    EXPECT_EQ(status.at("programs").as_array()[0].at("attached_to").as_string(), "wsteer_spliced");
+    EXPECT_EQ(status.at("programs").as_array()[0].at("attach_type").as_string(), "sk_skb_verdict");
     std::map<std::string, json::object> maps;
     for (const auto& m : status.at("maps").as_array()) maps[std::string(m.at("name").as_string())] = m.as_object();
     EXPECT_EQ(maps.at("wsteer_flows").at("used").to_number<std::uint64_t>(), 4u);  // two flows, two sockets each
