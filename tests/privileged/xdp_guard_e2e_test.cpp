@@ -480,9 +480,11 @@ TEST_F(XdpGuardE2E, AFailedHandOffGivesTheGuardBackToTheOldAgent) {
   ASSERT_TRUE(code.has_value()) << v2.log();
   EXPECT_NE(*code, 0);
   EXPECT_NE(v2.log().find("test hook: failing at receiver-after-xdp"), std::string::npos) << v2.log();
-  for (int i = 0; i < 100 && agent_->process().log().find("hand-off failed") == std::string::npos; ++i)
+  // "abandoned" is logged once the guard is back ("failed" comes before the links are reclaimed).
+  for (int i = 0; i < 100 && agent_->process().log().find("hand-off abandoned") == std::string::npos; ++i)
     std::this_thread::sleep_for(50ms);
   ASSERT_NE(agent_->process().log().find("hand-off failed"), std::string::npos) << agent_->process().log();
+  ASSERT_NE(agent_->process().log().find("hand-off abandoned"), std::string::npos) << agent_->process().log();
 
   const auto after = ctl_json({"xdp", "status"});
   EXPECT_EQ(link_ids(after), link_ids(before));
