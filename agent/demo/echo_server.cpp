@@ -125,16 +125,27 @@ asio::awaitable<void> serve_ws(tcp::socket socket, std::string name) {
       ws.text(true);
       co_await ws.async_write(asio::buffer(name), kUse);
     } else if (text && msg.rfind("stream ", 0) == 0) {
-      std::size_t left = std::stoull(msg.substr(7));
+      std::istringstream in(msg.substr(7));
+      std::size_t total = 0, rate = 0;
+      in >> total >> rate;
+      std::size_t left = total;
       Pattern pattern(left);
       ws.binary(true);
+      // Paced: 64 KiB frames, each sent when `rate` says it is due.
+      const std::size_t frame = rate ? 64u << 10 : 1u << 20;
+      const auto start = std::chrono::steady_clock::now();
+      asio::steady_timer timer(ws.get_executor());
       while (left > 0) {
-        const std::size_t chunk = std::min<std::size_t>(left, 1u << 20);
+        const std::size_t chunk = std::min<std::size_t>(left, frame);
         auto [wec, wn] = co_await ws.async_write(asio::buffer(pattern.next(chunk)), kUse);
         if (wec) co_return;
         left -= chunk;
+        if (rate) {
+          timer.expires_at(start + std::chrono::microseconds((total - left) * 1'000'000 / rate));
+          co_await timer.async_wait(kUse);
+        }
       }
-      std::printf("streamed %s at %lld\n", msg.substr(7).c_str(), monotonic_ms());
+      std::printf("streamed %zu at %lld\n", total, monotonic_ms());
       std::fflush(stdout);
     } else if (text && msg.rfind("slowsink ", 0) == 0) {
       if (!co_await slow_sink(ws, buffer, msg)) co_return;

@@ -4,7 +4,8 @@
 //  - an upgrade of /source/N streams N bytes of Pattern(N) in 16 KiB binary frames right behind
 //    the 101, then echoes as usual;
 //  - messages are echoed with their type; "whoami" answers NAME;
-//  - "stream N" answers N bytes of Pattern(N) in binary frames of up to 1 MiB, then prints
+//  - "stream N [RATE]" answers N bytes of Pattern(N) in binary frames of up to 1 MiB (64 KiB
+//    frames at no more than RATE bytes/s when RATE is given), then prints
 //    "streamed N at T" (steady clock, ms);
 //  - "slowsink N RATE PAUSE_MS" reads N bytes of Pattern(N) slowly (after a pause, at RATE B/s),
 //    answers "sunk N ok|bad" and prints "sunk N at T";

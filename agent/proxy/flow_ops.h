@@ -38,11 +38,14 @@ class FlowOps {
   // Sockets (non-blocking; never SIGPIPE). recv/send return the byte count, 0 at EOF (recv), or
   // -errno.
   virtual ssize_t recv(int fd, char* data, std::size_t size) = 0;
+  // recv() with MSG_PEEK: copies without taking the bytes off the socket (nor opening its window).
+  virtual ssize_t peek(int fd, char* data, std::size_t size) = 0;
   virtual ssize_t send(int fd, const char* data, std::size_t size) = 0;
   virtual void shutdown_write(int fd) = 0;
   // SO_RCVLOWAT: TCP calls the verdict only once this many bytes wait.
   virtual bool set_rcvlowat(int fd, std::uint64_t bytes) = 0;
-  virtual void cap_receive_buffer(int fd, std::uint64_t bytes) = 0;
+  // SO_RCVBUF at most `bytes` (its window with it); returns the receive buffer now in effect, 0 if unknown.
+  virtual std::size_t cap_receive_buffer(int fd, std::uint64_t bytes) = 0;
   // SO_RCVLOWAT back to 1, which runs the verdict over what waits in the receive queue.
   virtual void kick(int fd) = 0;
   virtual std::uint64_t bytes_written(int fd) = 0;  // datapath::tcp_bytes_written, 0 when unknown

@@ -154,6 +154,7 @@ class FlowTable {
   void on_pause(Side& side);
   void maybe_resume(Side& side);
   void relay(Side& from);
+  bool take_relayed(Side& from, std::size_t n);
   bool relay_done(const Side& from) const;
   // Rebalance (flow_table_close.cpp).
   void advance_close(Flow& flow);

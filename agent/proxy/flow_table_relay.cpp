@@ -24,8 +24,9 @@ void FlowTable::on_hold(Side& s) {
   }
   if (!s.relaying) {
     // While the agent relays, recv() autotunes the receive buffer (up to tcp_rmem's 32 MiB on
-    // 6.18) and the sender's window with it: cap it at the limit.
-    ops_.cap_receive_buffer(s.fd(), ops_.flow_limit());
+    // 6.18) and the sender's window with it: cap it at the limit. What the buffer then holds,
+    // one peek takes (see relay()).
+    s.relay_read = std::max(kRelayChunk, ops_.cap_receive_buffer(s.fd(), ops_.flow_limit()));
     s.relaying = true;
     update_interest(s);
   }
@@ -63,6 +64,13 @@ bool FlowTable::relay_done(const Side& from) const {
 // all redirected bytes (its kernel backlog is empty). Each write is published to the verdict
 // (wsteer_flow_ctl.relayed): once it equals what was held, the verdict sends new bytes through the
 // kernel again, behind the relayed ones.
+//
+// How a hold ends: held bytes are charged to the sender socket's receive buffer, so they close
+// the sender's window. The agent therefore *peeks* at them, writes them to the peer, publishes
+// the count, and only then takes them off the socket (take_relayed). The window opens after the
+// verdict knows that everything held was relayed, so the next skb goes through the kernel.
+// (Reading first opened the window while the agent still had to write: each new skb found a held
+// byte not yet relayed and was held too, and a hold on a busy flow never ended.)
 void FlowTable::relay(Side& from) {
   Side& dst = from.peer();
   if (from.flow.ended || !from.relaying) return;
@@ -71,12 +79,7 @@ void FlowTable::relay(Side& from) {
       // The limit holds for relayed bytes too: never more than it unacknowledged by the reader.
       const std::uint64_t in_middle = bytes_in_middle(from);
       const std::uint64_t limit = ops_.flow_limit();
-      if (in_middle >= limit) {
-        // Meanwhile keep the sender's new bytes in its TCP queue rather than holding them too:
-        // once the agent has written what it holds, they go through the kernel (see below).
-        if (!from.paused) from.paused = ops_.set_rcvlowat(from.fd(), limit / 4);
-        return;  // next tick
-      }
+      if (in_middle >= limit) return;  // next tick; the unread held bytes keep the window closed
       const auto room = static_cast<std::size_t>(
           std::min<std::uint64_t>(limit - in_middle, from.pending.size() - from.pending_off));
       const ssize_t n = ops_.send(dst.fd(), from.pending.data() + from.pending_off, room);
@@ -86,41 +89,69 @@ void FlowTable::relay(Side& from) {
         end(from.flow);  // the peer is gone: nothing more can be delivered
         return;
       }
-      from.pending_off += static_cast<std::size_t>(n);
       from.relayed += static_cast<std::uint64_t>(n);
       relayed_total_ += static_cast<std::uint64_t>(n);
       if (auto ec = ops_.set_flow_control(from.cookie(), dst.written_base(), from.relayed, false))
         spdlog::warn("flow {}: cannot publish relayed bytes to the verdict: {}", from.flow.id, ec.message());
+      if (!take_relayed(from, static_cast<std::size_t>(n))) return;
+      from.pending_off += static_cast<std::size_t>(n);
       continue;
     }
     from.pending.clear();
     from.pending_off = 0;
-    if (from.paused) {
-      // Everything held so far is written: let the verdict see the queued bytes. It sends them
-      // through the kernel (relayed == held) unless the reader is far behind again.
-      ops_.kick(from.fd());
-      from.paused = false;
-    }
     want_writable(dst, false);
     const auto side = ops_.flow_side(from.cookie());
     if (!side) return;
     const std::uint64_t written = ops_.bytes_written(dst.fd()) - dst.written_base();
     if (written < side->bytes + from.relayed) return;  // the peer's backlog is not empty yet: next tick
-    from.pending.resize(kRelayChunk);
-    const ssize_t n = read(from, from.pending.data(), from.pending.size());
+    from.pending.resize(from.relay_read);
+    const ssize_t n = ops_.peek(from.fd(), from.pending.data(), from.pending.size());
     if (n > 0) {
       from.pending.resize(static_cast<std::size_t>(n));
       continue;
     }
     from.pending.clear();
-    // Nothing readable. Done when everything held has been relayed: the verdict then takes the
-    // flow back at its next byte. Read `held` after recv(): the verdict counts a held skb before
-    // it is queued, so a count ahead of what recv() saw means more is on its way (EPOLLIN).
-    if (const auto now = ops_.flow_side(from.cookie()); now && now->held > from.relayed) return;
+    // Nothing to peek. Read `held` after the peek: the verdict counts a held skb before it is
+    // queued, so a count ahead of what was peeked means more is on its way (EPOLLIN). A paused
+    // socket's TCP queue also makes recv() refuse held bytes (docs/kernel-notes.md): the kick runs
+    // the verdict over it, through the kernel if everything held is relayed, else held too.
+    const auto now = ops_.flow_side(from.cookie());
+    if (from.paused) {
+      ops_.kick(from.fd());
+      from.paused = false;
+    }
+    if (now && now->held > from.relayed) return;
+    // Everything held is relayed: the verdict takes the flow back at its next byte.
+    from.pending.shrink_to_fit();
     from.relaying = false;
     update_interest(from);
     return;
   }
+}
+
+// Takes the `n` bytes just written to the peer off `from`, where they were peeked. They are the
+// bytes at pending_off, so recv() puts the same bytes where they already are. recv() refuses while
+// a paused socket's TCP queue is not empty (docs/kernel-notes.md): the kick lets the verdict take
+// that queue first. Bytes left on the socket would be peeked and written a second time, so a flow
+// whose bytes cannot be taken ends.
+bool FlowTable::take_relayed(Side& from, std::size_t n) {
+  std::size_t left = n;
+  for (int attempt = 0; left > 0 && attempt < 4; ++attempt) {
+    const ssize_t got = read(from, from.pending.data() + from.pending_off + (n - left), left);
+    if (got > 0) {
+      left -= static_cast<std::size_t>(got);
+    } else if (would_block(got)) {
+      ops_.kick(from.fd());
+      from.paused = false;
+    } else {
+      break;
+    }
+  }
+  if (left == 0) return true;
+  spdlog::error("flow {}: {} relayed bytes cannot be taken off its {} socket; closing the flow", from.flow.id, left,
+                side_name(from.index));
+  end(from.flow);
+  return false;
 }
 
 }  // namespace wsteer::proxy

@@ -49,6 +49,7 @@ struct FlowTable::Side {
   std::uint64_t relayed = 0;      // held bytes written to the peer (mirrored in wsteer_flow_ctl)
   std::vector<char> pending;      // read from this socket, not yet written to the peer
   std::size_t pending_off = 0;
+  std::size_t relay_read = flows_detail::kRelayChunk;  // one peek of this size sees all a full receive buffer holds
   bool want_out = false;          // this socket's send buffer is full of relayed bytes: wait for EPOLLOUT
   // Rebalance (backend side): the verdict holds everything for the agent's close.
   bool closing = false;

@@ -17,6 +17,11 @@ ssize_t KernelFlowOps::recv(int fd, char* data, std::size_t size) {
   return n < 0 ? -errno : n;
 }
 
+ssize_t KernelFlowOps::peek(int fd, char* data, std::size_t size) {
+  const ssize_t n = ::recv(fd, data, size, MSG_DONTWAIT | MSG_PEEK);
+  return n < 0 ? -errno : n;
+}
+
 ssize_t KernelFlowOps::send(int fd, const char* data, std::size_t size) {
   const ssize_t n = ::send(fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
   return n < 0 ? -errno : n;
@@ -33,11 +38,15 @@ bool KernelFlowOps::set_rcvlowat(int fd, std::uint64_t bytes) {
   return ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0;
 }
 
-void KernelFlowOps::cap_receive_buffer(int fd, std::uint64_t bytes) {
-  // The kernel doubles the value it is given.
+std::size_t KernelFlowOps::cap_receive_buffer(int fd, std::uint64_t bytes) {
+  // The kernel doubles the value it is given (and clamps it to net.core.rmem_max).
   const int half = static_cast<int>(std::clamp<std::uint64_t>(bytes / 2, 64 * 1024, 1u << 30));
   if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &half, sizeof(half)) != 0)
     spdlog::debug("SO_RCVBUF on a relaying socket failed: {}", std::system_category().message(errno));
+  int now = 0;
+  socklen_t len = sizeof(now);
+  if (::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &now, &len) != 0 || now < 0) return 0;
+  return static_cast<std::size_t>(now);
 }
 
 void KernelFlowOps::kick(int fd) {

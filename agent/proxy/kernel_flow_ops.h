@@ -12,10 +12,11 @@ class KernelFlowOps final : public FlowOps {
   KernelFlowOps(datapath::SpliceDatapath& datapath, int epoll) : datapath_(datapath), epoll_(epoll) {}
 
   ssize_t recv(int fd, char* data, std::size_t size) override;
+  ssize_t peek(int fd, char* data, std::size_t size) override;
   ssize_t send(int fd, const char* data, std::size_t size) override;
   void shutdown_write(int fd) override;
   bool set_rcvlowat(int fd, std::uint64_t bytes) override;
-  void cap_receive_buffer(int fd, std::uint64_t bytes) override;
+  std::size_t cap_receive_buffer(int fd, std::uint64_t bytes) override;
   void kick(int fd) override;
   std::uint64_t bytes_written(int fd) override;
   std::uint64_t bytes_acked(int fd) override;
