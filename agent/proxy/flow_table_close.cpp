@@ -69,9 +69,12 @@ bool FlowTable::request_close(std::uint64_t flow_id) {
   auto& close = flow.close.emplace();
   close.requested = ops_.now();
   close.deadline = close.requested + close_timeout_;
-  close.read = backend.relayed + (backend.pending.size() - backend.pending_off) + backend.discarded;
+  // The close takes over from backpressure. A relay's pending bytes were only peeked (relay()):
+  // they are still on the socket, where the close reads them itself.
+  backend.pending.clear();
+  backend.pending_off = 0;
+  close.read = backend.relayed + backend.discarded;
   backend.closing = true;
-  // The close takes over from backpressure: it relays what is pending itself.
   backend.relaying = false;
   // Bytes kept in the TCP queue by a pause must reach the verdict (to be held) and recv().
   if (backend.paused) {

@@ -366,6 +366,32 @@ TEST_F(FlowTableTest, ARebalanceCloseFinishesTheBackendsFrameThenWritesClose1012
   EXPECT_EQ(table_.stats().read_bytes[1], 6u) << "relayed and dropped bytes were both read by the agent";
 }
 
+// A close that takes over from a relay: the relay had peeked at held bytes it could not write yet.
+// They are still on the socket, so the close reads them once, and the client gets each byte once.
+TEST_F(FlowTableTest, ACloseTakingOverARelayDeliversThePeekedBytesOnce) {
+  adopt();
+  auto& side = ops_.sides[kBackendCookie];
+  side.held = 6;
+  backend().readable = {'a', 'b', 'c', 'X', 'Y', 'Z'};
+  client().send_room = 2;
+  hold(kBackendCookie);
+  EXPECT_EQ(client().sent, "ab");
+  EXPECT_EQ(backend().readable.size(), 4u) << "bytes not yet written must stay on the socket";
+  EXPECT_TRUE(table_.request_close(id_));
+  // The verdict saw the request after the 6 held bytes, 1 payload byte before a frame boundary,
+  // and holds what comes after for the close.
+  side.closing = 1;
+  side.close_held_base = 6;
+  side.frames.frame_left = 1;
+  side.held = 8;
+  backend().readable.push_back('P');
+  backend().readable.push_back('Q');
+  client().send_room = ~std::size_t{0};
+  ops_.clock += 10ms;
+  table_.tick();
+  EXPECT_EQ(client().sent, std::string("abcXYZP") + std::string("\x88\x02\x03\xF4", 4));
+}
+
 TEST_F(FlowTableTest, AFlowWhoseFramesAreUntrackedIsNeverClosedByRebalance) {
   adopt();
   ops_.sides[kBackendCookie].frames.lost = 1;
