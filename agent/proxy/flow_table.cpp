@@ -53,11 +53,12 @@ std::vector<SplicedFlow> FlowTable::release_quiet() {
   std::vector<SplicedFlow> out;
   for (auto it = flows_.begin(); it != flows_.end();) {
     Flow& flow = *it->second;
-    // Busy: bytes in this process (held bytes read, not yet written to the peer) or a close frame
-    // being placed; only this process can finish that. A relay with nothing pending is not busy:
-    // the held/relayed counts it works from are in the maps and go with the flow.
+    // Busy: a close frame being placed (the close reads and drops held bytes, which then live in
+    // this process only); only this process can finish that. A relay is not busy: its pending
+    // bytes were only peeked and are still on the socket (relay()), and the held/relayed counts it
+    // works from are in the maps and go with the flow.
     const bool busy = flow.ended || flow.close ||
-                      std::any_of(flow.sides.begin(), flow.sides.end(), [](const Side& s) { return s.closing || s.has_pending(); });
+                      std::any_of(flow.sides.begin(), flow.sides.end(), [](const Side& s) { return s.closing; });
     if (busy) {
       ++it;
       continue;

@@ -392,6 +392,22 @@ TEST_F(FlowTableTest, ACloseTakingOverARelayDeliversThePeekedBytesOnce) {
   EXPECT_EQ(client().sent, std::string("abcXYZP") + std::string("\x88\x02\x03\xF4", 4));
 }
 
+// A hand-off may take a flow mid-relay: the bytes the relay could not write yet were only peeked,
+// so they are still on the socket for the successor, and what was written is in the counts it gets.
+TEST_F(FlowTableTest, AFlowMidRelayCanBeHandedOverWithItsUnwrittenBytesStillOnTheSocket) {
+  adopt();
+  ops_.sides[kBackendCookie].held = 6;
+  backend().readable = {'a', 'b', 'c', 'X', 'Y', 'Z'};
+  client().send_room = 2;
+  hold(kBackendCookie);
+  ASSERT_EQ(client().sent, "ab");
+  const auto released = table_.release_quiet();
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].backend_relayed, 2u);
+  EXPECT_EQ(std::string(backend().readable.begin(), backend().readable.end()), "cXYZ");
+  EXPECT_EQ(table_.size(), 0u);
+}
+
 TEST_F(FlowTableTest, AFlowWhoseFramesAreUntrackedIsNeverClosedByRebalance) {
   adopt();
   ops_.sides[kBackendCookie].frames.lost = 1;
