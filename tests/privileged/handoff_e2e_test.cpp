@@ -554,8 +554,9 @@ TEST_F(HandoffE2E, AnIdleOldAgentWaitsForSigtermAndLeavesTheSuccessorAlone) {
 }
 
 // Backpressure across the hand-off: clients that stop reading while the backend echoes 8 MiB make
-// the verdict hold bytes (a small --splice-buffer-limit); the hand-off waits until no held byte
-// sits in the old process, hands the flows over mid-hold, and the successor relays the rest.
+// the verdict hold bytes (a small --splice-buffer-limit); held bytes stay on the sockets until
+// written (the relay only peeks at them), so the hand-off takes the flows mid-hold and the
+// successor relays the rest.
 TEST_F(HandoffE2E, FlowsHeldByBackpressureAreHandedOverAndFinishIntact) {
   constexpr int kHeld = 20;
   constexpr std::size_t kSize = 8u << 20;
