@@ -17,7 +17,6 @@ std::uint64_t FlowTable::adopt(SplicedFlow owned) {
   const std::uint64_t id = next_id_++;
   auto [it, inserted] = flows_.emplace(id, std::make_unique<Flow>(id, std::move(owned)));
   Flow& flow = *it->second;
-  if (const auto side = ops_.flow_side(flow.client().cookie())) flow.created_ns = side->created_ns;
   flow.client().relayed = flow.owned.client_relayed;
   flow.backend().relayed = flow.owned.backend_relayed;
   for (Side& s : flow.sides) by_cookie_[s.cookie()] = &s;
@@ -37,6 +36,7 @@ std::uint64_t FlowTable::adopt(SplicedFlow owned) {
   for (Side& s : flow.sides) {
     const auto side = ops_.flow_side(s.cookie());
     if (!side) continue;
+    if (s.index == kClient) flow.created_ns = side->created_ns;
     if (side->holding || side->held > s.relayed) {
       spdlog::debug("adopted flow {}: its {} side is held ({} bytes to relay)", id, side_name(s.index),
                     side->held - std::min<std::uint64_t>(side->held, s.relayed));

@@ -4,6 +4,7 @@
 #include "proxy/session.h"
 
 #include "core/inherited_sockets.h"
+#include "proxy/tcp_liveness.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/write.hpp>
@@ -62,6 +63,15 @@ asio::awaitable<void> refuse_without_descriptors(std::shared_ptr<tcp::socket> so
   socket->close(ignored);
 }
 
+// Options each accepted socket inherits from the listening one (the kernel copies TCP_NODELAY,
+// keepalive and TCP_USER_TIMEOUT into every child), so a session sets none of them again: six
+// syscalls fewer per connection. Set before listen(), so no child is made without them.
+void set_inherited_options(tcp::acceptor& acceptor, const ProxyConfig& cfg) {
+  boost::system::error_code ignored;
+  acceptor.set_option(tcp::no_delay(true), ignored);
+  apply_tcp_liveness(acceptor.native_handle(), cfg);
+}
+
 }  // namespace
 
 
@@ -70,12 +80,14 @@ Listener::Listener(asio::io_context& accept_context, std::vector<asio::io_contex
     : accept_context_(accept_context), workers_(std::move(workers)), acceptor_(accept_context), ctx_(ctx) {
   if (auto inherited = core::take_inherited_socket(core::tcp_socket_key(endpoint.address().to_string(), endpoint.port()))) {
     acceptor_.assign(endpoint.protocol(), inherited.release());
+    set_inherited_options(acceptor_, ctx.config);
     spdlog::info("listening on {}:{}: socket taken over from the previous agent", endpoint.address().to_string(),
                  endpoint.port());
   } else {
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
     acceptor_.bind(endpoint);
+    set_inherited_options(acceptor_, ctx.config);
     acceptor_.listen(asio::socket_base::max_listen_connections);
   }
   listening_ = true;

@@ -149,8 +149,7 @@ asio::awaitable<void> run_session(ProxyContext& ctx, tcp::socket client_socket) 
   }
   XdpSourceSlot source_slot(ctx, client_socket, client_endpoint.address());
   const auto client_name = describe(client_endpoint);
-  set_nodelay(client_socket);
-  apply_tcp_liveness(client_socket.native_handle(), cfg);
+  // TCP_NODELAY and the liveness options came with the socket from the listener (listener.cpp).
   beast::tcp_stream client(std::move(client_socket));
 
   // 1. The client's request: bounded in size and in time (a slow client is closed).
